@@ -1,0 +1,1 @@
+"""Data sets: φ⁴ Monte Carlo, Gaussian fields, images; all written and read as one `.npz` format."""

@@ -1,0 +1,140 @@
+"""Samplers of the reverse OU process: each is ``(score_fn, x, grid, *, generator, cond) -> x0``.
+
+``score_fn(x, t, cond)`` returns grad log p_t(x) for a 0-d time tensor ``t`` (forward time).
+``x`` is a sample of the prior N(0, I) at time ``grid[0]``; ``grid`` is a decreasing tensor of
+forward times (see :mod:`wsgm.grids`). With N = len(grid) - 1 steps every sampler makes N
+score evaluations per step type (Heun: 2N - 1), and its last step, from t_{N-1}, returns the
+denoised mean E[X_0 | X_{t_{N-1}}] (Tweedie) instead of adding noise (DESIGN.md §2), unless
+``denoise_last=False`` in which case the last step is an ordinary step to t_N.
+
+The samplers never leave the device of ``x`` (no ``.item()`` in the loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from .grids import check_grid
+from .sde import OU
+
+__all__ = ["ScoreFn", "euler_maruyama", "ancestral", "heun", "SAMPLERS", "get_sampler"]
+
+ScoreFn = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
+
+
+def _randn(x: Tensor, generator: torch.Generator | None) -> Tensor:
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+
+
+def _times(grid: Tensor, x: Tensor) -> Tensor:
+    check_grid(grid)
+    return grid.to(device=x.device, dtype=x.dtype)
+
+
+@torch.no_grad()
+def euler_maruyama(
+    score_fn: ScoreFn,
+    x: Tensor,
+    grid: Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    cond: Tensor | None = None,
+    sde: OU = OU(),
+    denoise_last: bool = True,
+) -> Tensor:
+    """Euler–Maruyama on the reverse SDE (the scheme of the paper's theory, Guth et al. §3).
+
+    Step k, delta_k = t_k - t_{k+1}:  x <- x + delta_k (x + 2 s(x, t_k)) + sqrt(2 delta_k) z.
+    """
+    ts = _times(grid, x)
+    n = ts.shape[0] - 1
+    for k in range(n):
+        t, t_next = ts[k], ts[k + 1]
+        score = score_fn(x, t, cond)
+        if k == n - 1 and denoise_last:
+            return sde.denoise(x, score, t)
+        delta = t - t_next
+        x = x + delta * sde.reverse_drift(x, score) + torch.sqrt(2.0 * delta) * _randn(x, generator)
+    return x
+
+
+@torch.no_grad()
+def ancestral(
+    score_fn: ScoreFn,
+    x: Tensor,
+    grid: Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    cond: Tensor | None = None,
+    sde: OU = OU(),
+    denoise_last: bool = True,
+) -> Tensor:
+    """Exact-OU ancestral step (DDPM-style, the step of the paper's experiments).
+
+    Predict x0 by Tweedie at t_k, then draw x_{t_{k+1}} from the exact OU bridge
+    q(x_{t_{k+1}} | x_{t_k}, x0) (:meth:`OU.posterior`).
+    """
+    ts = _times(grid, x)
+    n = ts.shape[0] - 1
+    ends_at_zero = float(grid[-1]) == 0.0  # one host read, outside the loop
+    for k in range(n):
+        t, t_next = ts[k], ts[k + 1]
+        x0 = sde.denoise(x, score_fn(x, t, cond), t)
+        if k == n - 1 and (denoise_last or ends_at_zero):
+            return x0
+        mean, std = sde.posterior(x, x0, t, t_next)
+        x = mean + std * _randn(x, generator)
+    return x
+
+
+@torch.no_grad()
+def heun(
+    score_fn: ScoreFn,
+    x: Tensor,
+    grid: Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    cond: Tensor | None = None,
+    sde: OU = OU(),
+    denoise_last: bool = True,
+) -> Tensor:
+    """Deterministic probability-flow ODE, Heun's 2nd-order method (Karras et al. 2022, Alg. 1).
+
+    In forward time the ODE is dx/dt = -(x + s(x, t)); the last step is Tweedie at t_{N-1}
+    (or an Euler step to t_N with ``denoise_last=False``). ``generator`` is unused.
+    """
+    del generator
+    ts = _times(grid, x)
+    n = ts.shape[0] - 1
+    ends_at_zero = float(grid[-1]) == 0.0  # one host read, outside the loop
+    for k in range(n):
+        t, t_next = ts[k], ts[k + 1]
+        score = score_fn(x, t, cond)
+        if k == n - 1 and denoise_last:
+            return sde.denoise(x, score, t)
+        delta = t - t_next
+        d = sde.flow_drift(x, score)
+        x_euler = x + delta * d
+        if k == n - 1 and ends_at_zero:
+            x = x_euler
+            continue
+        d_next = sde.flow_drift(x_euler, score_fn(x_euler, t_next, cond))
+        x = x + 0.5 * delta * (d + d_next)
+    return x
+
+
+SAMPLERS: dict[str, Callable[..., Tensor]] = {
+    "euler": euler_maruyama,
+    "ancestral": ancestral,
+    "heun": heun,
+}
+
+
+def get_sampler(name: str) -> Callable[..., Tensor]:
+    """Sampler by name: ``euler`` (Euler–Maruyama), ``ancestral`` (exact OU), ``heun``."""
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; allowed: {', '.join(SAMPLERS)}")
+    return SAMPLERS[name]

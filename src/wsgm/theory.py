@@ -1,0 +1,428 @@
+"""Exact KL of SGM and WSGM with exact scores on stationary Gaussian fields (DESIGN.md §3).
+
+For a stationary Gaussian field on a periodic L×L grid the covariance is diagonal in
+Fourier. With exact scores, the Euler–Maruyama discretization of the reverse SDE is a
+linear recursion, so the law it produces stays Gaussian and its moments are computable
+mode by mode (Guth et al. 2022, §3 and App. B):
+
+- per eigen-direction of variance ``c`` and (for a conditional law) mean ``m``, the reverse
+  chain y_{k+1} = a_k y_k + b_k m + sqrt(2 δ_k) z with
+  a_k = 1 + δ_k (1 − 2/(α_k² c + σ_k²)),  b_k = 2 δ_k α_k /(α_k² c + σ_k²)
+  (α = e^{−t}, σ² = 1 − e^{−2t}, δ_k = t_k − t_{k+1}) keeps y ~ N(g m, v), starting at
+  g = 0, v = 1; the optional final Tweedie step (what the samplers do by default) maps
+  y ↦ p y + r m with p = α c/(α² c + σ²), r = σ²/(α² c + σ²);
+- KL(target ‖ model) = ½ (c/v − 1 + log(v/c)) + ½ (1 − g)² E[m²]/v.
+
+SGM: one such problem per Fourier mode with c = P(ω), m = 0.
+
+WSGM: p(x_0) = p(x_J) Π_j p(x̄_j | x_j). One level of the orthonormal periodized DWT maps
+a stationary field on an M-grid to 4 jointly stationary fields on the M/2-grid; at each
+half-grid frequency their 4×4 cross-spectrum is obtained by summing the 4 aliased
+frequencies through the filters, S_y(k') = ¼ Σ_a H(k'+aM/2) H(k'+aM/2)^* S(k'+aM/2).
+The detail bands are normalized by their standard deviations (as the learned model does);
+their conditional law given the low-pass is Gaussian with covariance the Schur complement
+C = S_bb − S_bl S_ll^{-1} S_lb and a mean linear in the low-pass, whose variance is
+S_bb − C (law of total variance). The chain rule gives
+KL(WSGM) = KL(coarsest, by the SGM formula on its normalized spectrum) + Σ_j E KL(scale j).
+
+Everything is per pixel of the full-resolution field (total KL / L²).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numba
+import numpy as np
+import torch
+
+from . import grids as grids_mod
+from .errors import WSGMError
+from .samplers import ScoreFn
+from .spectra import check_spectrum_params, power_spectrum
+from .wavelets import check_levels, dwt, orthogonal_filters
+
+__all__ = [
+    "em_moments",
+    "gaussian_kl",
+    "sgm_kl_per_pixel",
+    "wsgm_kl_per_pixel",
+    "sgm_condition_number",
+    "WaveletProblem",
+    "wavelet_problems",
+    "steps_needed",
+    "fit_exponent",
+]
+
+
+# --------------------------------------------------------------------------------------
+# The Euler–Maruyama recursion with exact Gaussian scores
+# --------------------------------------------------------------------------------------
+@numba.njit(cache=True, parallel=True)
+def _em_moments_kernel(
+    c: np.ndarray, ts: np.ndarray, denoise_last: bool
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    n_dir = c.shape[0]
+    n = ts.shape[0] - 1
+    # Per-step coefficients once per grid; the mode loop is innermost so it vectorizes.
+    alpha = np.exp(-ts)
+    a2 = alpha * alpha
+    s2 = -np.expm1(-2.0 * ts)
+    n_em = n - 1 if denoise_last else n
+    g_out = np.zeros(n_dir)
+    v_out = np.ones(n_dir)
+    chunk = 256
+    n_chunks = (n_dir + chunk - 1) // chunk
+    for ch in numba.prange(n_chunks):
+        lo = ch * chunk
+        hi = min(n_dir, lo + chunk)
+        g = g_out[lo:hi]
+        v = v_out[lo:hi]
+        cc = c[lo:hi]
+        for k in range(n_em):
+            delta = ts[k] - ts[k + 1]
+            two_delta = 2.0 * delta
+            ak2, sk2, alk = a2[k], s2[k], alpha[k]
+            for i in range(hi - lo):
+                inv = 1.0 / (ak2 * cc[i] + sk2)
+                a = 1.0 + delta * (1.0 - 2.0 * inv)
+                g[i] = a * g[i] + two_delta * alk * inv
+                v[i] = a * a * v[i] + two_delta
+        if denoise_last:
+            k = n - 1
+            for i in range(hi - lo):
+                den = a2[k] * cc[i] + s2[k]
+                p = alpha[k] * cc[i] / den
+                g[i] = p * g[i] + s2[k] / den
+                v[i] = p * p * v[i]
+    return g_out, v_out
+
+
+def em_moments(
+    c: np.ndarray, grid: np.ndarray | torch.Tensor, *, denoise_last: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean gain ``g`` and variance ``v`` of the Euler–Maruyama output per direction.
+
+    ``c``: target variances (any shape); ``grid``: decreasing forward times (see
+    :mod:`wsgm.grids`). The output of :func:`wsgm.samplers.euler_maruyama` with the exact
+    score of N(m, c) started from N(0, 1) is exactly N(g m, v).
+    """
+    ts = np.asarray(
+        grid.detach().cpu().numpy() if isinstance(grid, torch.Tensor) else grid, dtype=np.float64
+    )
+    c = np.asarray(c, dtype=np.float64)
+    g, v = _em_moments_kernel(np.ascontiguousarray(c.ravel()), ts, bool(denoise_last))
+    return g.reshape(c.shape), v.reshape(c.shape)
+
+
+def gaussian_kl(
+    c: np.ndarray, v: np.ndarray, g: np.ndarray | float = 1.0, mean_power: np.ndarray | float = 0.0
+) -> np.ndarray:
+    """KL(N(m, c) ‖ N(g m, v)) averaged over m with E[m²] = ``mean_power``, elementwise."""
+    ratio = c / v
+    return 0.5 * (ratio - 1.0 - np.log(ratio)) + 0.5 * (1.0 - g) ** 2 * mean_power / v
+
+
+# --------------------------------------------------------------------------------------
+# SGM
+# --------------------------------------------------------------------------------------
+def _unique_with_counts(values: np.ndarray, decimals: int = 14) -> tuple[np.ndarray, np.ndarray]:
+    # Modes with equal variance give equal KL: computing each distinct value once is exact
+    # and makes L = 256 cheap (~8k distinct |ω| instead of 65k modes).
+    keys = np.round(values.ravel(), decimals)
+    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    reps = np.zeros(uniq.shape[0])
+    reps[inverse] = values.ravel()
+    return reps, counts
+
+
+def sgm_condition_number(size: int, *, eta: float = 2.0, xi: float = 0.0) -> float:
+    """κ = λ_max/λ_min of the (normalized) covariance of the full field."""
+    p = power_spectrum(size, eta=eta, xi=xi)
+    return float(p.max() / p.min())
+
+
+def sgm_kl_per_pixel(
+    size: int,
+    steps: int,
+    *,
+    eta: float = 2.0,
+    xi: float = 0.0,
+    grid: str = "uniform",
+    T: float = 5.0,
+    denoise_last: bool = True,
+) -> float:
+    """Exact KL per pixel of SGM with exact scores after ``steps`` Euler–Maruyama steps."""
+    p = power_spectrum(size, eta=eta, xi=xi)
+    c, counts = _unique_with_counts(p)
+    ts = grids_mod.make_grid(grid, steps, T=T)
+    g, v = em_moments(c, ts, denoise_last=denoise_last)
+    return float(np.sum(counts * gaussian_kl(c, v)) / p.size)
+
+
+# --------------------------------------------------------------------------------------
+# WSGM: per-frequency joint spectra of (low-pass, details) and their Schur complements
+# --------------------------------------------------------------------------------------
+@lru_cache(maxsize=64)
+def _filter_responses(wavelet: str, size: int) -> np.ndarray:
+    """Frequency responses H_c(k), shape (4, size, size), of the 4 DWT channels at ``size``.
+
+    Read off :func:`wsgm.wavelets.dwt` itself (impulses at the 4 positions of a 2×2 cell),
+    so the theory uses exactly the transform, band order and filter folding of the model.
+    """
+    half = size // 2
+    imp = torch.zeros(4, size, size, dtype=torch.float64)
+    pos = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for i, (p1, p2) in enumerate(pos):
+        imp[i, p1, p2] = 1.0
+    low, det = dwt(imp, wavelet, ndim=2)
+    chans = torch.cat([low[:, None], det], dim=1).numpy()  # (impulse, channel, half, half)
+    g = np.zeros((4, size, size))
+    m = np.arange(half)
+    for i, (p1, p2) in enumerate(pos):
+        # y_c[m] = Σ_n g_c[2m − n] x[n]: impulse at p gives y_c[m] = g_c[2m − p].
+        rows = (2 * m - p1) % size
+        cols = (2 * m - p2) % size
+        g[:, rows[:, None], cols[None, :]] = chans[i]
+    return np.fft.fft2(g)
+
+
+@dataclass
+class WaveletProblem:
+    """The normalized conditional Gaussian problem of one scale (or the coarsest one).
+
+    ``variances``: eigenvalues of the normalized conditional covariance (or of the coarsest
+    normalized covariance), ``mean_power``: E|m̃|² of the conditional mean in the same
+    eigen-directions (0 for the coarsest), ``pixels``: number of coefficients it describes.
+    """
+
+    scale: int
+    size: int
+    variances: np.ndarray
+    mean_power: np.ndarray
+    coarsest: bool
+    band_std: np.ndarray = field(default_factory=lambda: np.ones(0))
+
+    @property
+    def kappa(self) -> float:
+        return float(self.variances.max() / self.variances.min())
+
+
+def _one_level(spec: np.ndarray, wavelet: str) -> np.ndarray:
+    """4×4 cross-spectrum (half, half, 4, 4) of (low, details) of a field with spectrum ``spec``."""
+    size = spec.shape[-1]
+    half = size // 2
+    h = _filter_responses(wavelet, size)
+    s_y = np.zeros((half, half, 4, 4), dtype=np.complex128)
+    for a1 in (0, half):
+        for a2 in (0, half):
+            hs = h[:, a1 : a1 + half, a2 : a2 + half]  # (4, half, half)
+            ss = spec[a1 : a1 + half, a2 : a2 + half]
+            s_y += 0.25 * np.einsum("cij,dij,ij->ijcd", hs, hs.conj(), ss)
+    return s_y
+
+
+def wavelet_problems(
+    size: int, levels: int, *, eta: float = 2.0, xi: float = 0.0, wavelet: str = "haar"
+) -> list[WaveletProblem]:
+    """The conditional problems of scales j = 1..J then the coarsest (index J), normalized."""
+    check_levels((size, size), levels)
+    spec = power_spectrum(size, eta=eta, xi=xi)
+    out: list[WaveletProblem] = []
+    for j in range(1, levels + 1):
+        s_y = _one_level(spec, wavelet)
+        s_ll = s_y[..., 0, 0].real
+        s_bb = s_y[..., 1:, 1:]
+        s_bl = s_y[..., 1:, 0]
+        std = np.sqrt(np.einsum("ijbb->b", s_bb).real / s_ll.size)
+        d = 1.0 / std
+        cond = s_bb - np.einsum("ijb,ijc->ijbc", s_bl, s_bl.conj()) / s_ll[..., None, None]
+        cond = 0.5 * (cond + np.conj(np.swapaxes(cond, -1, -2)))
+        cond_n = cond * d[:, None] * d[None, :]
+        mean_cov_n = (s_bb - cond) * d[:, None] * d[None, :]
+        lam, u = np.linalg.eigh(cond_n)
+        q = np.einsum("ijbk,ijbc,ijck->ijk", u.conj(), mean_cov_n, u).real
+        out.append(
+            WaveletProblem(
+                j, size // 2, np.clip(lam, 1e-300, None), np.clip(q, 0, None), False, std
+            )
+        )
+        spec = s_ll
+    var = spec.mean()
+    out.append(
+        WaveletProblem(
+            levels, spec.shape[0], spec / var, np.zeros_like(spec), True, np.array([math.sqrt(var)])
+        )
+    )
+    return out
+
+
+def wsgm_kl_per_pixel(
+    size: int,
+    steps: int,
+    *,
+    levels: int | None = None,
+    eta: float = 2.0,
+    xi: float = 0.0,
+    wavelet: str = "haar",
+    grid: str = "uniform",
+    T: float = 5.0,
+    denoise_last: bool = True,
+    coarsest: int = 4,
+) -> float:
+    """Exact KL per pixel of WSGM with exact scores, ``steps`` Euler–Maruyama steps per scale.
+
+    ``levels`` defaults to log2(size / coarsest) (the coarsest low-pass is coarsest² pixels).
+    """
+    levels = default_levels(size, coarsest) if levels is None else levels
+    ts = grids_mod.make_grid(grid, steps, T=T)
+    total = 0.0
+    for prob in wavelet_problems(size, levels, eta=eta, xi=xi, wavelet=wavelet):
+        g, v = em_moments(prob.variances, ts, denoise_last=denoise_last)
+        total += float(np.sum(gaussian_kl(prob.variances, v, g, prob.mean_power)))
+    return total / size**2
+
+
+def wsgm_condition_number(
+    size: int,
+    *,
+    levels: int | None = None,
+    eta: float = 2.0,
+    xi: float = 0.0,
+    wavelet: str = "haar",
+    coarsest: int = 4,
+) -> float:
+    """Largest condition number over the normalized WSGM problems (all scales + coarsest)."""
+    levels = default_levels(size, coarsest) if levels is None else levels
+    return max(p.kappa for p in wavelet_problems(size, levels, eta=eta, xi=xi, wavelet=wavelet))
+
+
+def default_levels(size: int, coarsest: int) -> int:
+    """J = log2(size / coarsest), checked."""
+    if coarsest < 1 or coarsest & (coarsest - 1):
+        raise WSGMError(f"coarsest size must be a power of two >= 1, got {coarsest!r}")
+    if size < coarsest or size % coarsest or (size // coarsest) & (size // coarsest - 1):
+        raise WSGMError(
+            f"size {size} must be a power-of-two multiple of the coarsest size {coarsest}"
+        )
+    return int(round(math.log2(size // coarsest)))
+
+
+# --------------------------------------------------------------------------------------
+# Steps needed and scaling exponents
+# --------------------------------------------------------------------------------------
+def steps_needed(
+    kl_of_steps: Callable[[int], float], epsilon: float, *, n_max: int = 1 << 22
+) -> int:
+    """Smallest N with kl_of_steps(N) ≤ epsilon (KL decreases with N; doubling + bisection).
+
+    Returns -1 if not reached by ``n_max``.
+    """
+    if not epsilon > 0:
+        raise WSGMError(f"epsilon must be a positive KL per pixel, got {epsilon!r}")
+    lo, hi = 0, 1
+    while kl_of_steps(hi) > epsilon:
+        lo, hi = hi, hi * 2
+        if hi > n_max:
+            return -1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if kl_of_steps(mid) > epsilon:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def fit_exponent(sizes: list[int], values: list[float]) -> float:
+    """Least-squares slope of log(values) against log(sizes)."""
+    x, y = np.log(np.asarray(sizes, float)), np.log(np.asarray(values, float))
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def validate(eta: float, xi: float, steps: list[int]) -> None:
+    """Check the user-facing parameters of the theory command and functions."""
+    check_spectrum_params(eta, xi)
+    for n in steps:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise WSGMError(f"number of steps must be a positive integer, got {n!r}")
+    _ = orthogonal_filters  # the wavelet name is validated where it is used
+
+
+# --------------------------------------------------------------------------------------
+# Monte Carlo check: the real samplers with exact Fourier-diagonal scores
+# --------------------------------------------------------------------------------------
+def exact_stationary_score(spectrum: torch.Tensor) -> ScoreFn:
+    """Score of N(0, diag_F(spectrum)) noised by the OU process, applied in Fourier.
+
+    grad log p_t(x) = −F^{-1}[ F(x) / (e^{−2t} P + σ_t²) ] for a field of any leading shape.
+    """
+    ndim = spectrum.ndim
+    dims = tuple(range(-ndim, 0))
+
+    def score(x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        del cond
+        p = spectrum.to(device=x.device, dtype=x.dtype)
+        den = torch.exp(-2.0 * t) * p - torch.expm1(-2.0 * t)
+        return -torch.fft.ifftn(torch.fft.fftn(x, dim=dims) / den, dim=dims).real
+
+    return score
+
+
+def monte_carlo_sgm_kl(
+    size: int,
+    steps: int,
+    *,
+    n_samples: int = 4000,
+    eta: float = 2.0,
+    xi: float = 0.0,
+    grid: str = "uniform",
+    sampler: str = "euler",
+    T: float = 5.0,
+    denoise_last: bool = True,
+    generator: torch.Generator | None = None,
+    groups: int = 20,
+    device: torch.device | str | None = None,
+    batch_size: int = 2000,
+) -> tuple[float, float]:
+    """KL per pixel of what a real sampler produces with exact scores, estimated from samples.
+
+    The sampler output is stationary and Gaussian (the exact score is linear and
+    shift-equivariant), so its law is fixed by its per-mode variances v(k), estimated by
+    mean |F x(k)|²/L². The plug-in KL is bias-corrected and its standard error estimated by
+    a grouped jackknife over ``groups`` groups of samples. Returns (kl, standard error).
+    """
+    from .samplers import get_sampler
+    from .sde import OU
+
+    if n_samples < 2 * groups:
+        raise WSGMError(f"n_samples must be at least 2*groups={2 * groups}, got {n_samples}")
+    lam = torch.as_tensor(power_spectrum(size, eta=eta, xi=xi), dtype=torch.float64, device=device)
+    score = exact_stationary_score(lam)
+    run = get_sampler(sampler)
+    ts = grids_mod.make_grid(grid, steps, T=T, device=device)
+    per_group = n_samples // groups
+    n_used = per_group * groups
+    power = torch.zeros(groups, size, size, dtype=torch.float64, device=device)
+    group_of = torch.arange(n_used, device=device) // per_group
+    for start in range(0, n_used, batch_size):
+        b = min(batch_size, n_used - start)
+        x = torch.randn(b, size, size, generator=generator, dtype=torch.float64, device=device)
+        y = run(score, x, ts, generator=generator, sde=OU(T), denoise_last=denoise_last)
+        power.index_add_(0, group_of[start : start + b], torch.fft.fft2(y).abs() ** 2 / size**2)
+    power_np = power.cpu().numpy()
+    lam_np = lam.cpu().numpy()
+
+    def kl_of(v: np.ndarray) -> float:
+        return float(np.mean(gaussian_kl(lam_np, v)))
+
+    full = kl_of(power_np.sum(0) / (groups * per_group))
+    loo = np.array(
+        [kl_of((power_np.sum(0) - power_np[g]) / ((groups - 1) * per_group)) for g in range(groups)]
+    )
+    corrected = groups * full - (groups - 1) * loo.mean()
+    stderr = math.sqrt((groups - 1) / groups * np.sum((loo - loo.mean()) ** 2))
+    return float(corrected), float(stderr)
