@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numba
 import numpy as np
@@ -41,9 +40,9 @@ import torch
 
 from . import grids as grids_mod
 from .errors import WSGMError
-from .samplers import ScoreFn
 from .spectra import check_spectrum_params, power_spectrum
-from .wavelets import check_levels, dwt, orthogonal_filters
+from .wavelet_spectra import cross_spectrum
+from .wavelets import check_levels, orthogonal_filters
 
 __all__ = [
     "em_moments",
@@ -166,30 +165,6 @@ def sgm_kl_per_pixel(
 # --------------------------------------------------------------------------------------
 # WSGM: per-frequency joint spectra of (low-pass, details) and their Schur complements
 # --------------------------------------------------------------------------------------
-@lru_cache(maxsize=64)
-def _filter_responses(wavelet: str, size: int) -> np.ndarray:
-    """Frequency responses H_c(k), shape (4, size, size), of the 4 DWT channels at ``size``.
-
-    Read off :func:`wsgm.wavelets.dwt` itself (impulses at the 4 positions of a 2×2 cell),
-    so the theory uses exactly the transform, band order and filter folding of the model.
-    """
-    half = size // 2
-    imp = torch.zeros(4, size, size, dtype=torch.float64)
-    pos = [(0, 0), (0, 1), (1, 0), (1, 1)]
-    for i, (p1, p2) in enumerate(pos):
-        imp[i, p1, p2] = 1.0
-    low, det = dwt(imp, wavelet, ndim=2)
-    chans = torch.cat([low[:, None], det], dim=1).numpy()  # (impulse, channel, half, half)
-    g = np.zeros((4, size, size))
-    m = np.arange(half)
-    for i, (p1, p2) in enumerate(pos):
-        # y_c[m] = Σ_n g_c[2m − n] x[n]: impulse at p gives y_c[m] = g_c[2m − p].
-        rows = (2 * m - p1) % size
-        cols = (2 * m - p2) % size
-        g[:, rows[:, None], cols[None, :]] = chans[i]
-    return np.fft.fft2(g)
-
-
 @dataclass
 class WaveletProblem:
     """The normalized conditional Gaussian problem of one scale (or the coarsest one).
@@ -211,20 +186,6 @@ class WaveletProblem:
         return float(self.variances.max() / self.variances.min())
 
 
-def _one_level(spec: np.ndarray, wavelet: str) -> np.ndarray:
-    """4×4 cross-spectrum (half, half, 4, 4) of (low, details) of a field with spectrum ``spec``."""
-    size = spec.shape[-1]
-    half = size // 2
-    h = _filter_responses(wavelet, size)
-    s_y = np.zeros((half, half, 4, 4), dtype=np.complex128)
-    for a1 in (0, half):
-        for a2 in (0, half):
-            hs = h[:, a1 : a1 + half, a2 : a2 + half]  # (4, half, half)
-            ss = spec[a1 : a1 + half, a2 : a2 + half]
-            s_y += 0.25 * np.einsum("cij,dij,ij->ijcd", hs, hs.conj(), ss)
-    return s_y
-
-
 def wavelet_problems(
     size: int, levels: int, *, eta: float = 2.0, xi: float = 0.0, wavelet: str = "haar"
 ) -> list[WaveletProblem]:
@@ -233,7 +194,7 @@ def wavelet_problems(
     spec = power_spectrum(size, eta=eta, xi=xi)
     out: list[WaveletProblem] = []
     for j in range(1, levels + 1):
-        s_y = _one_level(spec, wavelet)
+        s_y = cross_spectrum(spec, wavelet)
         s_ll = s_y[..., 0, 0].real
         s_bb = s_y[..., 1:, 1:]
         s_bl = s_y[..., 1:, 0]
@@ -355,23 +316,6 @@ def validate(eta: float, xi: float, steps: list[int]) -> None:
 # --------------------------------------------------------------------------------------
 # Monte Carlo check: the real samplers with exact Fourier-diagonal scores
 # --------------------------------------------------------------------------------------
-def exact_stationary_score(spectrum: torch.Tensor) -> ScoreFn:
-    """Score of N(0, diag_F(spectrum)) noised by the OU process, applied in Fourier.
-
-    grad log p_t(x) = −F^{-1}[ F(x) / (e^{−2t} P + σ_t²) ] for a field of any leading shape.
-    """
-    ndim = spectrum.ndim
-    dims = tuple(range(-ndim, 0))
-
-    def score(x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        del cond
-        p = spectrum.to(device=x.device, dtype=x.dtype)
-        den = torch.exp(-2.0 * t) * p - torch.expm1(-2.0 * t)
-        return -torch.fft.ifftn(torch.fft.fftn(x, dim=dims) / den, dim=dims).real
-
-    return score
-
-
 def monte_carlo_sgm_kl(
     size: int,
     steps: int,
@@ -395,13 +339,14 @@ def monte_carlo_sgm_kl(
     mean |F x(k)|²/L². The plug-in KL is bias-corrected and its standard error estimated by
     a grouped jackknife over ``groups`` groups of samples. Returns (kl, standard error).
     """
+    from .exact_scores import stationary_score
     from .samplers import get_sampler
     from .sde import OU
 
     if n_samples < 2 * groups:
         raise WSGMError(f"n_samples must be at least 2*groups={2 * groups}, got {n_samples}")
     lam = torch.as_tensor(power_spectrum(size, eta=eta, xi=xi), dtype=torch.float64, device=device)
-    score = exact_stationary_score(lam)
+    score = stationary_score(lam)
     run = get_sampler(sampler)
     ts = grids_mod.make_grid(grid, steps, T=T, device=device)
     per_group = n_samples // groups

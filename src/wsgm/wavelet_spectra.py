@@ -1,0 +1,59 @@
+"""Joint spectra of the wavelet coefficients of a stationary field (DESIGN.md §3).
+
+One level of the orthonormal periodized DWT maps a stationary field on an M×M grid to 4
+jointly stationary fields (low-pass and 3 detail bands) on the M/2 grid. At each half-grid
+frequency k' their 4×4 cross-spectrum sums the 4 aliased frequencies through the filters:
+
+    S_y(k') = ¼ Σ_a H(k' + a M/2) H(k' + a M/2)^* S(k' + a M/2),   a ∈ {0, 1}²,
+
+with H_c the frequency response of channel c (FFT convention of numpy/torch).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .wavelets import dwt
+
+__all__ = ["filter_responses", "cross_spectrum"]
+
+
+@lru_cache(maxsize=64)
+def filter_responses(wavelet: str, size: int) -> np.ndarray:
+    """Frequency responses H_c(k), shape (4, size, size), of the 4 DWT channels at ``size``.
+
+    Read off :func:`wsgm.wavelets.dwt` itself (impulses at the 4 positions of a 2×2 cell),
+    so the theory uses exactly the transform, band order and filter folding of the model.
+    """
+    half = size // 2
+    imp = torch.zeros(4, size, size, dtype=torch.float64)
+    pos = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for i, (p1, p2) in enumerate(pos):
+        imp[i, p1, p2] = 1.0
+    low, det = dwt(imp, wavelet, ndim=2)
+    chans = torch.cat([low[:, None], det], dim=1).numpy()  # (impulse, channel, half, half)
+    g = np.zeros((4, size, size))
+    m = np.arange(half)
+    for i, (p1, p2) in enumerate(pos):
+        # y_c[m] = Σ_n g_c[2m − n] x[n]: impulse at p gives y_c[m] = g_c[2m − p].
+        rows = (2 * m - p1) % size
+        cols = (2 * m - p2) % size
+        g[:, rows[:, None], cols[None, :]] = chans[i]
+    return np.fft.fft2(g)
+
+
+def cross_spectrum(spec: np.ndarray, wavelet: str) -> np.ndarray:
+    """4×4 cross-spectrum (half, half, 4, 4) of (low, details) of a field with spectrum ``spec``."""
+    size = spec.shape[-1]
+    half = size // 2
+    h = filter_responses(wavelet, size)
+    s_y = np.zeros((half, half, 4, 4), dtype=np.complex128)
+    for a1 in (0, half):
+        for a2 in (0, half):
+            hs = h[:, a1 : a1 + half, a2 : a2 + half]  # (4, half, half)
+            ss = spec[a1 : a1 + half, a2 : a2 + half]
+            s_y += 0.25 * np.einsum("cij,dij,ij->ijcd", hs, hs.conj(), ss)
+    return s_y
