@@ -1,0 +1,277 @@
+"""``wsgm sample RUN --steps N --n COUNT --seed S --out FILE.npz``: draw samples of a model.
+
+Writes ``FILE.npz`` (key ``fields`` in the layout of the data files, plus ``meta``) and a PNG
+grid ``FILE.png``. The same N steps at every scale unless ``--steps-per-scale`` gives J + 1
+numbers: the coarsest network first, then scale 1 (the finest) .. J. Batch b draws from a
+generator seeded by (seed, b), so the samples depend on the seed and the batch size only,
+not on the number of processes: under ``torchrun`` / ``accelerate launch`` process r draws
+batches r, r + P, ... and process 0 joins and writes them. Finished batches are kept in
+``FILE.npz.partial.npz`` (every ``--save-every`` seconds): a killed job, run again with the
+same command, resumes and writes bitwise the file an uninterrupted job writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..data.io import atomic_write, save_fields
+from ..errors import WSGMError
+from ..grids import GRIDS, make_grid, power
+from ..models.base import ScoreModel
+from ..samplers import SAMPLERS
+from ..sampling_job import discard_partial, partial_path, run_batches, tensor_fingerprint
+
+__all__ = ["register", "run", "model_grids", "batched", "save_png_grid", "add_sampling_args"]
+
+
+def add_sampling_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=int, required=True, help="sampler steps N per scale")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output .npz (a .png grid is written next to it)")
+    p.add_argument(
+        "--sampler",
+        choices=tuple(SAMPLERS),
+        default="euler",
+        help="euler (default: the least biased at small N), ancestral, heun",
+    )
+    p.add_argument("--grid", choices=tuple(GRIDS), default="quadratic", help="time grid")
+    p.add_argument(
+        "--grid-rho",
+        type=float,
+        help="use the power grid t_k = T (1 - k/N)^rho instead of --grid (rho = 2: quadratic)",
+    )
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--steps-per-scale",
+        help="WSGM: J+1 comma-separated step counts, coarsest first, then scale 1 (finest)..J",
+    )
+    p.add_argument("--weights", choices=("ema", "raw"), default="ema")
+    p.add_argument("--cpu", action="store_true", help="sample on the CPU even if a GPU is present")
+    p.add_argument("--no-png", action="store_true", help="do not write the PNG grid")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "sample",
+        help="draw samples from a trained model",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model_dir", help="run directory (or its model/ directory)")
+    p.add_argument(
+        "--n",
+        "--num-samples",
+        dest="n",
+        type=int,
+        required=True,
+        help="number of samples (use --num-samples under torchrun, whose parser takes --n)",
+    )
+    add_sampling_args(p)
+    p.add_argument(
+        "--save-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="save finished batches to OUT.partial.npz at most this often (default 30); "
+        "a killed job resumes from there when the same command is run again",
+    )
+    p.set_defaults(func=run)
+
+
+def model_grids(
+    model: ScoreModel,
+    *,
+    steps: int,
+    grid: str,
+    steps_per_scale: str | None = None,
+    rho: float | None = None,
+) -> Tensor | list[Tensor]:
+    """One shared grid, or J + 1 grids (coarsest, scale 1 .. J) from ``--steps-per-scale``.
+
+    ``rho`` (``--grid-rho``) selects the power grid of :func:`wsgm.grids.power` instead of
+    the named ``grid``.
+    """
+    if steps < 1:
+        raise WSGMError(f"--steps must be >= 1, got {steps}")
+    if rho is not None and not rho > 0:
+        raise WSGMError(f"--grid-rho must be positive, got {rho}")
+    T = model.sde.T
+
+    def one(n: int) -> Tensor:
+        return power(n, T=T, rho=rho) if rho is not None else make_grid(grid, n, T=T)
+
+    if not steps_per_scale:
+        return one(steps)
+    if model.config.kind != "wsgm":
+        raise WSGMError("--steps-per-scale is for WSGM models; this is an SGM")
+    try:
+        counts = [int(s) for s in steps_per_scale.split(",")]
+    except ValueError as exc:
+        raise WSGMError(
+            f"--steps-per-scale must be comma-separated integers, got {steps_per_scale!r}"
+        ) from exc
+    want = model.config.levels + 1
+    if len(counts) != want or min(counts) < 1:
+        raise WSGMError(
+            f"--steps-per-scale needs {want} positive counts (coarsest, then scales "
+            f"1..{want - 1}), got {steps_per_scale!r}"
+        )
+    return [one(c) for c in counts]
+
+
+def _dist(cpu: bool = False) -> tuple[int, int, torch.device]:
+    from accelerate import PartialState
+
+    from ..training.device import use_cpu
+
+    state = PartialState(cpu=use_cpu(cpu))
+    return state.process_index, state.num_processes, state.device
+
+
+def batched(
+    draw: Callable[[int, torch.Generator], Tensor],
+    n: int,
+    *,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    out_shape: tuple[int, ...],
+) -> np.ndarray | None:
+    """Run ``draw(batch_index, generator)`` over ceil(n / batch_size) batches, split over processes.
+
+    Returns the joined (n, *out_shape) array on process 0 and None on the others.
+    """
+    if n < 1 or batch_size < 1:
+        raise WSGMError(f"--n and --batch-size must be >= 1, got {n} and {batch_size}")
+    import torch.distributed as dist
+
+    on = dist.is_available() and dist.is_initialized()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if on else (0, 1)
+    n_batches = -(-n // batch_size)
+    mine = list(range(rank, n_batches, world))
+    parts = []
+    for b in mine:
+        seed_b = int(np.random.SeedSequence([seed, b]).generate_state(1, dtype=np.uint64)[0] >> 1)
+        g = torch.Generator(device=device).manual_seed(seed_b)
+        parts.append(draw(b, g).float())
+    if world == 1:
+        joined = torch.cat(parts)[:n] if parts else torch.zeros(0, *out_shape)
+        return joined.cpu().numpy()
+    per = -(-n_batches // world)
+    local = torch.zeros(per, batch_size, *out_shape, device=device)
+    for i, p in enumerate(parts):
+        local[i, : p.shape[0]] = p
+    gathered = [torch.zeros_like(local) for _ in range(world)]
+    dist.all_gather(gathered, local)
+    if rank != 0:
+        return None
+    # Batch b was drawn by process b % world as its (b // world)-th batch.
+    out = torch.stack([gathered[b % world][b // world] for b in range(n_batches)])
+    return out.reshape(-1, *out_shape)[:n].cpu().numpy()
+
+
+def save_png_grid(path: Path, fields: np.ndarray, *, max_images: int = 64) -> None:
+    """A grid of up to ``max_images`` samples (one colour scale for all) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = fields[:max_images]
+    k = x.shape[0]
+    cols = int(np.ceil(np.sqrt(k)))
+    rows = int(np.ceil(k / cols))
+    lo, hi = np.percentile(x, [0.5, 99.5])
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.5 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= k:
+            continue
+        img = x[i]
+        if img.shape[0] == 3:
+            ax.imshow(np.clip((img.transpose(1, 2, 0) - lo) / max(hi - lo, 1e-12), 0, 1))
+        else:
+            ax.imshow(img[0], cmap="viridis", vmin=lo, vmax=hi)
+    fig.tight_layout(pad=0.1)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=80))
+    finally:
+        plt.close(fig)
+
+
+def write_outputs(args: argparse.Namespace, fields: np.ndarray, meta: dict[str, Any]) -> Path:
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise WSGMError(f"--out must end in .npz, got {out}")
+    save_fields(out, fields, meta)
+    if not args.no_png:
+        save_png_grid(out.with_suffix(".png"), fields)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..models.io import load_model
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise WSGMError(f"--out must end in .npz, got {out}")
+    rank, _, device = _dist(args.cpu)
+    model = load_model(args.model_dir, weights=args.weights, device=device)
+    grids = model_grids(
+        model,
+        steps=args.steps,
+        grid=args.grid,
+        steps_per_scale=args.steps_per_scale,
+        rho=args.grid_rho,
+    )
+    cfg = model.config
+    # Finished batches go to OUT.npz.partial.npz; the same command resumes a killed job.
+    partial = partial_path(out)
+    job = {
+        "command": "sample",
+        "weights_sha256": tensor_fingerprint(model.nets.state_dict()),
+        "stats_sha256": tensor_fingerprint(model.stats.tensors()),
+        "model": cfg.to_dict(),
+        **{k: getattr(args, k) for k in ("sampler", "grid", "grid_rho", "steps")},
+        **{k: getattr(args, k) for k in ("steps_per_scale", "weights")},
+    }
+    fields = run_batches(
+        lambda b, g: model.sample(args.batch_size, sampler=args.sampler, grids=grids, generator=g),
+        args.n,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=device,
+        out_shape=(cfg.channels, *cfg.size),
+        partial=partial,
+        key=job,
+        save_every=getattr(args, "save_every", 30.0),
+    )
+    if rank != 0 or fields is None:
+        return 0
+    meta = {
+        "source": "wsgm sample",
+        "model_kind": cfg.kind,
+        "levels": cfg.levels,
+        "wavelet": cfg.wavelet,
+        "sampler": args.sampler,
+        "grid": args.grid,
+        "grid_rho": args.grid_rho,
+        "steps": args.steps,
+        "steps_per_scale": args.steps_per_scale,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "weights": args.weights,
+        "model_dir": str(args.model_dir),
+        "periodic": cfg.unets[cfg.names[0]].padding_mode == "circular",
+    }
+    write_outputs(args, fields, meta)
+    discard_partial(partial)
+    print(f"wrote {args.n} samples to {out}")
+    return 0

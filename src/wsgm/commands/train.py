@@ -1,0 +1,100 @@
+"""``wsgm train``: train (or resume) an SGM or a WSGM; see :mod:`wsgm.train`.
+
+Settings, later ones winning: the built-in defaults (or, when the run directory already
+holds a checkpoint, its saved config), ``--config FILE.toml``, the flags (``--data``,
+``--model``, ``--steps``, ...), then ``--set key=value`` overrides. Running the same
+command again resumes from ``RUN/model/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from ..training.checkpoint import has_checkpoint, saved_run_config
+from ..training.config import RunConfig, apply_overrides, load_toml
+
+__all__ = ["register", "run", "resolve_config"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = subparsers.add_parser(
+        "train",
+        help="train an SGM or WSGM (resumes automatically)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--run-dir", required=True, help="run directory (created; resumed if it holds a checkpoint)"
+    )
+    p.add_argument("--data", help="training data (.npz written by `wsgm data`)")
+    p.add_argument("--model", choices=("sgm", "wsgm"), help="model kind (default wsgm)")
+    p.add_argument("--config", help="TOML config file ([model], [unet], [train] tables)")
+    p.add_argument("--steps", type=int, help="optimizer steps per network (total, not additional)")
+    p.add_argument("--seed", type=int, help="seed of the initial weights and of every batch")
+    p.add_argument("--batch-size", type=int, help="global batch size (split evenly over processes)")
+    p.add_argument("--levels", type=int, help="WSGM wavelet levels J (default: coarsest grid 8x8)")
+    p.add_argument("--wavelet", help="orthogonal wavelet (haar, dbN, symN, coifN; default db4)")
+    p.add_argument(
+        "--scales",
+        "--scale",
+        dest="scales",
+        help="train only these WSGM networks: comma list of 'coarse' and scale numbers "
+        "1..J (1 = finest); default all",
+    )
+    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"))
+    p.add_argument(
+        "--cpu", action="store_true", default=None, help="train on the CPU even if a GPU is present"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.lr=1e-3 (repeatable)",
+    )
+    p.set_defaults(func=run)
+
+
+def resolve_config(args: argparse.Namespace) -> RunConfig:
+    run_dir = Path(args.run_dir)
+    cfg = RunConfig()
+    if has_checkpoint(run_dir):
+        state_file = run_dir / "model" / "train_state.json"
+        cfg = RunConfig.from_dict(saved_run_config(run_dir), source=str(state_file))
+    if args.config:
+        cfg = load_toml(args.config, cfg)
+    flags = {
+        "data": args.data,
+        "model.kind": args.model,
+        "train.steps": args.steps,
+        "train.seed": args.seed,
+        "train.batch_size": args.batch_size,
+        "model.levels": args.levels,
+        "model.wavelet": args.wavelet,
+        "train.mixed_precision": args.mixed_precision,
+        "train.cpu": args.cpu,
+    }
+    sets = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
+    if args.scales is not None:
+        sets.append(
+            "train.scales=" + json.dumps([s.strip() for s in args.scales.split(",") if s.strip()])
+        )
+    if args.no_progress:
+        sets.append("train.progress=false")
+    apply_overrides(cfg, sets)
+    return apply_overrides(cfg, list(args.overrides))
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train import train
+
+    cfg = resolve_config(args)
+    result = train(cfg, args.run_dir)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"model in {Path(args.run_dir) / 'model'}; steps {result.steps}")
+    return 0

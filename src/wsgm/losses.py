@@ -1,0 +1,93 @@
+"""Denoising score matching with epsilon-prediction (DESIGN.md §2; Ho et al. 2020, eq. 14).
+
+    L(theta) = E_{t, x_0, eps} || eps - eps_theta(alpha_t x_0 + sigma_t eps, t, cond) ||^2
+
+with the OU marginals of :mod:`wsgm.sde` and t drawn from a training schedule:
+
+- ``uniform``:   t ~ U[t_min, T];
+- ``quadratic``: t = t_min + (T - t_min) u^2, u ~ U[0, 1] (more weight on small t, where the
+  sampling grids of :mod:`wsgm.grids` put their fine steps);
+- ``log``:       log t ~ U[log t_min, log T] (equal weight per decade of t).
+
+The minimizer is eps_theta(x, t) = -sigma_t grad log p_t(x), so ``OU.score_from_eps``
+turns the network into a score. The loss is the mean over samples and coordinates, so an
+untrained zero-output network scores exactly 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from .sde import OU
+
+__all__ = ["T_SCHEDULES", "sample_times", "noisy_batch", "dsm_loss"]
+
+T_SCHEDULES = ("uniform", "quadratic", "log")
+
+
+def sample_times(
+    n: int,
+    *,
+    schedule: str,
+    T: float,
+    t_min: float,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """``n`` training times in [t_min, T] drawn from ``schedule`` (see module docstring)."""
+    if schedule not in T_SCHEDULES:
+        raise ValueError(f"unknown time schedule {schedule!r}; allowed: {', '.join(T_SCHEDULES)}")
+    if not 0 < t_min < T:
+        raise ValueError(f"t_min must satisfy 0 < t_min < T={T}, got {t_min!r}")
+    u = torch.rand(n, generator=generator, device=device, dtype=torch.float64)
+    if schedule == "uniform":
+        t = t_min + (T - t_min) * u
+    elif schedule == "quadratic":
+        t = t_min + (T - t_min) * u**2
+    else:
+        t = torch.exp(math.log(t_min) + (math.log(T) - math.log(t_min)) * u)
+    return t.to(dtype)
+
+
+def noisy_batch(
+    x0: Tensor,
+    *,
+    sde: OU,
+    schedule: str,
+    t_min: float,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(x_t, t, eps): one forward-noised copy of every sample of ``x0``, t of shape (B,)."""
+    t = sample_times(
+        x0.shape[0],
+        schedule=schedule,
+        T=sde.T,
+        t_min=t_min,
+        generator=generator,
+        device=x0.device,
+        dtype=x0.dtype,
+    )
+    eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    return sde.perturb(x0, t, eps), t, eps
+
+
+def dsm_loss(
+    eps_fn: Callable[[Tensor, Tensor, Tensor | None], Tensor],
+    x0: Tensor,
+    *,
+    cond: Tensor | None = None,
+    sde: OU | None = None,
+    schedule: str = "quadratic",
+    t_min: float = 1e-3,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Monte Carlo estimate of L(theta) on the batch ``x0`` (a 0-d tensor)."""
+    x_t, t, eps = noisy_batch(
+        x0, sde=sde or OU(), schedule=schedule, t_min=t_min, generator=generator
+    )
+    return torch.mean((eps_fn(x_t, t, cond).float() - eps.float()) ** 2)

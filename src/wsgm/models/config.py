@@ -1,0 +1,80 @@
+"""The model's configuration: which kind, data shape, wavelet, levels, one UNet per network.
+
+Saved as ``config.json`` in the model directory; loading rebuilds the networks from it.
+Network names: ``net`` for an SGM; ``coarse`` (the low-pass x_J) and ``scale1`` ..
+``scaleJ`` (the details of scale j given x_j, j = 1 the finest) for a WSGM.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import WSGMError
+from ..nn import UNetConfig
+
+__all__ = ["ModelConfig", "MODEL_KINDS", "FORMAT_VERSION", "network_names"]
+
+MODEL_KINDS = ("sgm", "wsgm")
+FORMAT_VERSION = 1
+
+
+def network_names(kind: str, levels: int) -> tuple[str, ...]:
+    """Names of the networks of a model, coarse to fine for a WSGM."""
+    if kind == "sgm":
+        return ("net",)
+    return ("coarse", *(f"scale{j}" for j in range(levels, 0, -1)))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a model's networks (weights and stats are separate)."""
+
+    kind: str
+    channels: int
+    size: tuple[int, int]
+    unets: dict[str, UNetConfig] = field(default_factory=dict)
+    wavelet: str = "db4"
+    levels: int = 0
+    T: float = 5.0
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", tuple(int(s) for s in self.size))
+        if self.kind not in MODEL_KINDS:
+            raise WSGMError(f"unknown model kind {self.kind!r}; allowed: {', '.join(MODEL_KINDS)}")
+        if self.kind == "sgm" and self.levels != 0:
+            raise WSGMError(f"an SGM has no wavelet levels, got levels={self.levels}")
+        if self.kind == "wsgm" and self.levels < 1:
+            raise WSGMError(f"a WSGM needs levels >= 1, got levels={self.levels}")
+        expected = set(network_names(self.kind, self.levels))
+        if set(self.unets) != expected:
+            raise WSGMError(
+                f"model config has networks {sorted(self.unets)}, expected {sorted(expected)}"
+            )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return network_names(self.kind, self.levels)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["unets"] = {k: dataclasses.asdict(v) for k, v in self.unets.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        d = dict(d)
+        version = int(d.get("format_version", FORMAT_VERSION))
+        if version > FORMAT_VERSION:
+            raise WSGMError(
+                f"model format version {version} is newer than this wsgm understands "
+                f"({FORMAT_VERSION}); upgrade wsgm"
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise WSGMError(f"model config has unknown keys {unknown}; valid keys: {sorted(known)}")
+        d["unets"] = {k: UNetConfig(**v) for k, v in d.get("unets", {}).items()}
+        return cls(**d)

@@ -1,0 +1,182 @@
+"""Resumable sampling of many batches to one file: ``OUT.partial.npz`` keeps finished batches.
+
+Batch b is drawn with a generator seeded by (seed, b) only, so which batches were drawn
+before a crash, by which process, does not change any sample. :func:`run_batches` writes
+the finished batches to ``OUT.partial.npz`` (atomically: temporary file, fsync, rename) at
+most every ``save_every`` seconds; a job killed at any point and started again with the
+same command skips the batches found there and gives bitwise the array an uninterrupted
+job gives. The partial file records the command (:func:`job_key`) and refuses another one.
+The caller deletes it (:func:`discard_partial`) once the final output is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .data.io import atomic_write
+from .errors import WSGMError
+
+__all__ = [
+    "batch_seed",
+    "partial_path",
+    "tensor_fingerprint",
+    "run_batches",
+    "discard_partial",
+]
+
+
+def batch_seed(seed: int, batch: int) -> int:
+    """The 63-bit seed of batch ``batch`` (numpy SeedSequence hashing of (seed, batch))."""
+    return int(np.random.SeedSequence([seed, batch]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def partial_path(out: str | os.PathLike[str]) -> Path:
+    """``OUT.npz.partial.npz``: where an unfinished job keeps its batches (as φ⁴ data)."""
+    return Path(f"{os.fspath(out)}.partial.npz")
+
+
+def tensor_fingerprint(state: dict[str, Tensor]) -> str:
+    """SHA-256 of the names, dtypes, shapes and bytes of ``state`` (identifies the weights)."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        v = state[k].detach().cpu().contiguous()
+        h.update(f"{k}|{v.dtype}|{tuple(v.shape)}|".encode())
+        h.update(v.view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+    return h.hexdigest()
+
+
+def _read_partial(path: Path, key: dict[str, Any]) -> dict[int, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            saved = json.loads(str(npz["key"]))
+            index = np.asarray(npz["index"], dtype=np.int64)
+            samples = np.asarray(npz["samples"], dtype=np.float32)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise WSGMError(
+            f"{path} (the finished batches of an interrupted run) is unreadable: {exc}; "
+            "delete it to start over"
+        ) from exc
+    if saved != key:
+        diff = sorted(k for k in set(saved) | set(key) if saved.get(k) != key.get(k))
+        detail = "; ".join(f"{k}: {saved.get(k)!r} -> {key.get(k)!r}" for k in diff)
+        raise WSGMError(
+            f"{path} was written by another sampling command ({detail}); rerun that command "
+            "to finish it, or delete the file to start over"
+        )
+    return {int(b): samples[i] for i, b in enumerate(index)}
+
+
+def _write_partial(path: Path, key: dict[str, Any], done: dict[int, np.ndarray]) -> None:
+    index = np.array(sorted(done), dtype=np.int64)
+    samples = np.stack([done[int(b)] for b in index]).astype(np.float32, copy=False)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                allow_pickle=False,
+                key=np.array(json.dumps(key, sort_keys=True)),
+                index=index,
+                samples=samples,
+            )
+
+    atomic_write(path, write)
+
+
+def discard_partial(partial: Path | None) -> None:
+    """Remove the partial file of a finished job (if any)."""
+    if partial is not None:
+        partial.unlink(missing_ok=True)
+
+
+def _remove_dead_temporaries(partial: Path) -> None:
+    """Delete ``.NAME.tmp-PID`` files left by writers killed mid-write (PID not running)."""
+    for tmp in partial.parent.glob(f".{partial.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def run_batches(
+    draw: Callable[[int, torch.Generator], Tensor],
+    n: int,
+    *,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    out_shape: tuple[int, ...],
+    partial: Path | None = None,
+    key: dict[str, Any] | None = None,
+    save_every: float = 30.0,
+) -> np.ndarray | None:
+    """Draw ceil(n / batch_size) batches, split over processes, resuming from ``partial``.
+
+    ``draw(b, generator)`` returns batch b, (batch_size, *out_shape). Process r draws the
+    r-th, (r + P)-th, ... of the batches not yet in ``partial``; process 0 collects them,
+    saves ``partial`` whenever ``save_every`` seconds have passed since its last save, and
+    returns the (n, *out_shape) float32 array; other processes return None. ``key`` (JSON)
+    identifies the command; a partial file with another key is refused.
+    """
+    if n < 1 or batch_size < 1:
+        raise WSGMError(f"--n and --batch-size must be >= 1, got {n} and {batch_size}")
+    import torch.distributed as dist
+
+    on = dist.is_available() and dist.is_initialized()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if on else (0, 1)
+    key = json.loads(json.dumps({**(key or {}), "n": n, "batch_size": batch_size, "seed": seed}))
+    n_batches = -(-n // batch_size)
+    done: dict[int, np.ndarray] = {}
+    if partial is not None and rank == 0 and partial.parent.is_dir():
+        _remove_dead_temporaries(partial)
+    if partial is not None and partial.exists():
+        done = _read_partial(partial, key)
+        if any(b >= n_batches or v.shape != (batch_size, *out_shape) for b, v in done.items()):
+            raise WSGMError(f"{partial} holds batches of another shape; delete it to start over")
+    if on:
+        dist.barrier()  # every process has read the same partial file before process 0 writes
+    pending = [b for b in range(n_batches) if b not in done]
+    last_save = time.monotonic()
+    for r in range(-(-len(pending) // world)):
+        mine = r * world + rank
+        b = pending[mine] if mine < len(pending) else -1
+        if b >= 0:
+            g = torch.Generator(device=device).manual_seed(batch_seed(seed, b))
+            x = draw(b, g).float()
+        else:
+            x = torch.zeros(batch_size, *out_shape, device=device)
+        if world > 1:
+            xs = [torch.zeros_like(x) for _ in range(world)]
+            dist.all_gather(xs, x.contiguous())
+            first = r * world
+            got = [(pending[first + q], xs[q]) for q in range(min(world, len(pending) - first))]
+        else:
+            got = [(b, x)]
+        if rank == 0:
+            for bi, xi in got:
+                done[bi] = xi.cpu().numpy()
+            if partial is not None and time.monotonic() - last_save >= save_every:
+                _write_partial(partial, key, done)
+                last_save = time.monotonic()
+    if on:
+        dist.barrier()  # no process leaves while another is still in a collective
+    if rank != 0:
+        return None
+    out = np.concatenate([done[b] for b in range(n_batches)])[:n]
+    return np.ascontiguousarray(out, dtype=np.float32)

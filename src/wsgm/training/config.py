@@ -1,0 +1,239 @@
+"""Training run configuration: typed dataclasses read from TOML with ``key=value`` overrides.
+
+A config file has a top-level ``data`` path and three tables; every key is optional::
+
+    data = "phi4_32.npz"
+    [model]   kind, wavelet, levels, T
+    [unet]    base_channels, channel_mults, num_res_blocks, attention_levels, mid_attention,
+              num_heads, dropout, padding, min_resolution
+    [train]   steps, batch_size, lr, ... (see :class:`TrainSection`)
+
+Overrides use dotted keys (``train.lr=1e-3``, ``unet.channel_mults=[1,2]``); values are
+parsed as TOML values, and a bare word is taken as a string. ``auto`` values are resolved
+from the data (:func:`wsgm.training.defaults`). The resolved config is saved in the run
+directory; on resume it must agree with the saved one except for the keys in
+:data:`RUNTIME_KEYS` (how long and how verbosely to train, which scales).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import WSGMError
+
+__all__ = [
+    "ModelSection",
+    "UNetSection",
+    "TrainSection",
+    "RunConfig",
+    "RUNTIME_KEYS",
+    "load_toml",
+    "apply_overrides",
+    "config_diff",
+    "flat_keys",
+]
+
+# Keys that may change between a run and its resumption.
+RUNTIME_KEYS = frozenset(
+    {
+        "train.steps",
+        "train.checkpoint_every",
+        "train.log_every",
+        "train.progress",
+        "train.scales",
+        "train.cpu",
+        "train.max_loss",
+    }
+)
+
+
+@dataclass
+class ModelSection:
+    """Which model: ``kind`` sgm|wsgm; ``levels`` 0 = auto (coarsest grid 8x8, or 4x4 at 8x8)."""
+
+    kind: str = "wsgm"
+    wavelet: str = "db4"
+    levels: int = 0
+    T: float = 5.0
+
+
+@dataclass
+class UNetSection:
+    """Shared UNet hyper-parameters; ``channel_mults = []`` picks a depth per network size,
+    ``padding = "auto"`` picks circular for periodic fields and zeros for images."""
+
+    base_channels: int = 32
+    channel_mults: list[int] = field(default_factory=list)
+    num_res_blocks: int = 1
+    attention_levels: list[int] = field(default_factory=list)
+    mid_attention: bool = False
+    num_heads: int = 4
+    dropout: float = 0.0
+    padding: str = "auto"
+    min_resolution: int = 4
+
+
+@dataclass
+class TrainSection:
+    """Optimization (AdamW + linear warm-up + clipping + EMA with warm-up), logging, stops.
+
+    ``t_schedule`` is one of :data:`wsgm.losses.T_SCHEDULES`; ``augment`` auto|none|periodic
+    (random circular shifts and flips, symmetries of periodic stationary fields);
+    ``scales`` lists the networks to train (``coarse`` or scale numbers 1..J; empty = all);
+    ``mixed_precision`` no|fp16|bf16 (passed to accelerate). ``batch_size`` is the global
+    batch: under P processes each trains on batch_size / P of it.
+    """
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    t_schedule: str = "quadratic"
+    t_min: float = 1e-3
+    seed: int = 0
+    augment: str = "auto"
+    mixed_precision: str = "no"
+    checkpoint_every: int = 500
+    log_every: int = 20
+    max_loss: float = 100.0
+    scales: list[str] = field(default_factory=list)
+    progress: bool = True
+    cpu: bool = False
+
+
+@dataclass
+class RunConfig:
+    """A whole training run: data path and the three sections."""
+
+    data: str = ""
+    model: ModelSection = field(default_factory=ModelSection)
+    unet: UNetSection = field(default_factory=UNetSection)
+    train: TrainSection = field(default_factory=TrainSection)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "config") -> RunConfig:
+        cfg = cls()
+        for key, value in flatten(d).items():
+            _set(cfg, key, value, source=source)
+        return cfg
+
+
+_SECTIONS = {"model": ModelSection, "unet": UNetSection, "train": TrainSection}
+
+
+def flat_keys() -> list[str]:
+    """Every valid dotted key."""
+    keys = ["data"]
+    for name, section in _SECTIONS.items():
+        keys += [f"{name}.{f.name}" for f in dataclasses.fields(section)]
+    return keys
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> {dotted key: value}."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
+    """Check ``value`` against the type of the field's default (int -> float allowed)."""
+
+    def bad(kind: str) -> WSGMError:
+        return WSGMError(f"{source}: {key} must be {kind}, got {value!r}")
+
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad("a number")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise bad("a string")
+        return value
+    if isinstance(default, list):
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list):
+            raise bad("a list")
+        if key == "train.scales":
+            return [str(v) for v in value]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise bad("a list of integers")
+        return list(value)
+    return value
+
+
+def _set(cfg: RunConfig, key: str, value: Any, *, source: str) -> None:
+    valid = flat_keys()
+    if key not in valid:
+        raise WSGMError(f"{source}: unknown config key {key!r}; valid keys: {', '.join(valid)}")
+    if key == "data":
+        cfg.data = str(_coerce(key, value, "", source))
+        return
+    section_name, name = key.split(".", 1)
+    section = getattr(cfg, section_name)
+    setattr(section, name, _coerce(key, value, getattr(section, name), source))
+
+
+def load_toml(path: str | Path, base: RunConfig | None = None) -> RunConfig:
+    """Read a TOML config file on top of ``base`` (defaults if None)."""
+    p = Path(path)
+    if not p.exists():
+        raise WSGMError(f"config file {p} does not exist")
+    try:
+        data = tomllib.loads(p.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise WSGMError(f"config file {p} is not valid TOML: {exc}") from exc
+    cfg = base if base is not None else RunConfig()
+    for key, value in flatten(data).items():
+        _set(cfg, key, value, source=str(p))
+    return cfg
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word: a string
+
+
+def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply ``key=value`` overrides (``--set``) in order."""
+    for item in overrides:
+        if "=" not in item:
+            raise WSGMError(f"--set expects key=value, got {item!r}")
+        key, text = item.split("=", 1)
+        _set(cfg, key.strip(), _parse_value(text.strip()), source="--set")
+    return cfg
+
+
+def config_diff(
+    a: dict[str, Any], b: dict[str, Any], *, ignore: frozenset[str] = RUNTIME_KEYS
+) -> list[str]:
+    """Dotted keys whose values differ between two config dicts (``ignore`` excluded)."""
+    fa, fb = flatten(a), flatten(b)
+    keys = sorted((set(fa) | set(fb)) - ignore)
+    return [k for k in keys if fa.get(k) != fb.get(k)]

@@ -1,0 +1,100 @@
+"""Sensible defaults picked from the data: levels, network depth, padding, augmentation.
+
+- ``levels`` (WSGM, ``model.levels = 0``): the coarsest grid is 8x8 (4x4 for 8x8 data, as
+  in the paper's experiments), capped by the powers of two that divide the size.
+- ``channel_mults`` (``[]``): one level per halving down to ``min_resolution``, at most 4
+  levels, multipliers (1, 2, 2, 2): each network's depth follows its own grid size, so
+  the cost per pixel is about the same at every scale.
+- ``padding`` (``auto``): circular for periodic fields (phi^4, Gaussian fields: any data whose
+  metadata does not say it holds images), zeros for images.
+- ``augment`` (``auto``): random circular shifts and flips for periodic fields, none else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import wavelets
+from ..errors import WSGMError
+from ..models.config import ModelConfig, network_names
+from ..nn import PADDING_MODES, UNetConfig
+from .config import RunConfig
+
+__all__ = ["is_periodic", "auto_levels", "auto_mults", "model_config_for"]
+
+_IMAGE_WORDS = ("image", "mnist", "png", "jpeg", "jpg", "idx", "photo")
+
+
+def is_periodic(meta: dict[str, Any]) -> bool:
+    """Whether data with this metadata are periodic fields (True unless they look like images)."""
+    if "periodic" in meta:
+        return bool(meta["periodic"])
+    text = " ".join(
+        str(meta.get(k, "")) for k in ("source", "kind", "generator", "dataset")
+    ).lower()
+    return not any(w in text for w in _IMAGE_WORDS)
+
+
+def auto_levels(size: int) -> int:
+    most = wavelets.max_levels(size)
+    want = max(1, size.bit_length() - 1 - 3) if size >= 16 else 1
+    return max(1, min(want, most))
+
+
+def auto_mults(resolution: int, min_resolution: int) -> tuple[int, ...]:
+    n = 1
+    r = resolution
+    while n < 4 and r % 2 == 0 and r // 2 >= min_resolution:
+        r //= 2
+        n += 1
+    return (1, 2, 2, 2)[:n]
+
+
+def model_config_for(
+    run: RunConfig, *, channels: int, size: tuple[int, int], meta: dict[str, Any]
+) -> ModelConfig:
+    """The concrete :class:`ModelConfig` of ``run`` for data of this shape and metadata."""
+    m, u = run.model, run.unet
+    if m.kind not in ("sgm", "wsgm"):
+        raise WSGMError(f"model.kind must be sgm or wsgm, got {m.kind!r}")
+    padding = u.padding
+    if padding == "auto":
+        padding = "circular" if is_periodic(meta) else "zeros"
+    if padding not in PADDING_MODES:
+        raise WSGMError(
+            f"unet.padding must be auto or one of {', '.join(PADDING_MODES)}, got {padding!r}"
+        )
+    levels = 0
+    if m.kind == "wsgm":
+        levels = m.levels or auto_levels(min(size))
+        wavelets.orthogonal_filters(m.wavelet)
+        wavelets.check_levels(size, levels)
+    unets: dict[str, UNetConfig] = {}
+    for name in network_names(m.kind, levels):
+        if name in ("net", "coarse"):
+            res, cin, cout, ccond = min(size) >> levels, channels, channels, 0
+        else:
+            res, cin, cout, ccond = min(size) >> int(name[5:]), 3 * channels, 3 * channels, channels
+        unets[name] = UNetConfig(
+            in_channels=cin,
+            out_channels=cout,
+            cond_channels=ccond,
+            base_channels=u.base_channels,
+            channel_mults=tuple(u.channel_mults) or auto_mults(res, u.min_resolution),
+            num_res_blocks=u.num_res_blocks,
+            attention_levels=tuple(u.attention_levels),
+            mid_attention=u.mid_attention,
+            num_heads=u.num_heads,
+            dropout=u.dropout,
+            padding_mode=padding,
+            min_resolution=u.min_resolution,
+        )
+    return ModelConfig(
+        kind=m.kind,
+        channels=channels,
+        size=size,
+        unets=unets,
+        wavelet=m.wavelet,
+        levels=levels,
+        T=m.T,
+    )

@@ -1,0 +1,257 @@
+"""Training: the loss (closed-form Gaussian value), config files and overrides, resume
+equals an uninterrupted run, config mismatch, NaN guard, bad inputs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from wsgm.data.io import save_fields
+from wsgm.errors import WSGMError
+from wsgm.losses import dsm_loss, sample_times
+from wsgm.nn import UNet, UNetConfig
+from wsgm.sde import OU
+from wsgm.train import TrainingDiverged, train
+from wsgm.training.config import RunConfig, apply_overrides, load_toml
+
+
+@pytest.mark.parametrize("schedule", ["uniform", "quadratic", "log"])
+def test_time_schedules_mean(schedule: str) -> None:
+    T, tmin = 5.0, 1e-3
+    t = sample_times(
+        200_000,
+        schedule=schedule,
+        T=T,
+        t_min=tmin,
+        generator=torch.Generator().manual_seed(0),
+        dtype=torch.float64,
+    )
+    expected = {
+        "uniform": (T + tmin) / 2,
+        "quadratic": tmin + (T - tmin) / 3,
+        "log": (T - tmin) / math.log(T / tmin),
+    }[schedule]
+    assert t.min() >= tmin and t.max() <= T
+    assert abs(float(t.mean()) - expected) < 0.01 * expected
+
+
+def test_dsm_loss_of_the_exact_predictor() -> None:
+    # Data N(0, I): x_t ~ N(0, I) and E[eps | x_t] = sigma_t x_t, so the best loss is
+    # E_t[1 - sigma_t^2] = E_t[exp(-2t)] = (exp(-2 t_min) - exp(-2T)) / (2 (T - t_min)) (uniform t).
+    sde, tmin = OU(), 0.01
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.randn(50_000, 4, generator=g, dtype=torch.float64)
+    exact = lambda x, t, c: sde.sigma(t)[:, None] * x  # noqa: E731
+    loss = dsm_loss(exact, x0, sde=sde, schedule="uniform", t_min=tmin, generator=g)
+    expected = (math.exp(-2 * tmin) - math.exp(-2 * sde.T)) / (2 * (sde.T - tmin))
+    assert abs(float(loss) - expected) < 0.03 * expected
+    zero = dsm_loss(
+        lambda x, t, c: torch.zeros_like(x),
+        x0,
+        sde=sde,
+        schedule="uniform",
+        t_min=tmin,
+        generator=g,
+    )
+    assert abs(float(zero) - 1.0) < 0.01
+
+
+def test_loss_decreases_on_a_toy_problem() -> None:
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    # Strongly correlated 8x8 fields: a constant level per sample plus small noise.
+    data = torch.randn(256, 1, 1, 1, generator=g) + 0.1 * torch.randn(256, 1, 8, 8, generator=g)
+    net = UNet(UNetConfig(base_channels=8, channel_mults=(1, 2), groups=4))
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        idx = torch.randint(256, (32,), generator=g)
+        loss = dsm_loss(net, data[idx], schedule="uniform", t_min=1e-2, generator=g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:5])
+
+
+# ----------------------------------------------------------------------------------------
+# config
+
+
+def test_toml_and_overrides(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(
+        'data = "x.npz"\n[model]\nkind = "sgm"\n[unet]\nchannel_mults = [1, 2]\n[train]\nlr = 1\n'
+    )
+    cfg = load_toml(f)
+    assert cfg.model.kind == "sgm" and cfg.unet.channel_mults == [1, 2] and cfg.train.lr == 1.0
+    apply_overrides(
+        cfg, ["train.steps=7", "model.wavelet=haar", 'train.scales=["coarse", 1]', "train.cpu=true"]
+    )
+    assert (cfg.train.steps, cfg.model.wavelet, cfg.train.scales, cfg.train.cpu) == (
+        7,
+        "haar",
+        ["coarse", "1"],
+        True,
+    )
+
+
+@pytest.mark.parametrize("item", ["train.learning_rate=1", "model.foo=2", "unet=3"])
+def test_unknown_key_lists_valid_keys(item: str) -> None:
+    with pytest.raises(WSGMError, match=r"unknown config key .*valid keys: .*train\.lr"):
+        apply_overrides(RunConfig(), [item])
+
+
+@pytest.mark.parametrize(
+    "item", ["train.steps=1.5", "train.cpu=3", 'unet.channel_mults=[1, "a"]', "train.lr"]
+)
+def test_bad_override_values(item: str) -> None:
+    with pytest.raises(WSGMError):
+        apply_overrides(RunConfig(), [item])
+
+
+# ----------------------------------------------------------------------------------------
+# the training loop
+
+
+def _data(tmp_path: Path, size: int = 8, n: int = 32) -> str:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, size, size)).astype(np.float32)
+    path = tmp_path / "d.npz"
+    save_fields(path, x + np.roll(x, 1, axis=-1), {"source": "test"})
+    return str(path)
+
+
+def _cfg(data: str, kind: str = "wsgm", steps: int = 4, **sets: object) -> RunConfig:
+    cfg = RunConfig(data=data)
+    items = [
+        f"model.kind={kind}",
+        f"train.steps={steps}",
+        "train.batch_size=8",
+        "unet.base_channels=8",
+        "train.progress=false",
+        "model.wavelet=haar",
+        "train.warmup_steps=2",
+        "train.checkpoint_every=2",
+    ]
+    items += [f"{k}={v}" for k, v in sets.items()]
+    return apply_overrides(cfg, items)
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    w = load_file(str(run / "model" / "weights.safetensors"))
+    w.update({f"ema:{k}": v for k, v in load_file(str(run / "model" / "ema.safetensors")).items()})
+    w.update(
+        {f"opt:{k}": v for k, v in load_file(str(run / "model" / "optimizer.safetensors")).items()}
+    )
+    return w
+
+
+@pytest.mark.parametrize("kind", ["sgm", "wsgm"])
+def test_resume_equals_uninterrupted(kind: str, tmp_path: Path) -> None:
+    data = _data(tmp_path)
+    train(_cfg(data, kind, steps=6), tmp_path / "a")
+    # b: stopped (as by Ctrl-C) after 3 steps, then the same command resumes to 6
+    r = train(_cfg(data, kind, steps=6), tmp_path / "b", should_stop=lambda s: min(s.values()) >= 3)
+    assert r.interrupted and set(r.steps.values()) == {3}
+    r = train(_cfg(data, kind, steps=6), tmp_path / "b")
+    assert set(r.steps.values()) == {6}
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    assert any('"event": "resume"' in line for line in lines)
+
+
+def test_scales_trained_separately_match_joint_training(tmp_path: Path) -> None:
+    # Each network's batches depend on (seed, network, step) only: training scale 1 alone
+    # gives the weights that training all networks together gives it.
+    data = _data(tmp_path)
+    train(_cfg(data, steps=3), tmp_path / "joint")
+    train(_cfg(data, steps=3, **{"train.scales": '["1"]'}), tmp_path / "sep")
+    wj, ws = _weights(tmp_path / "joint"), _weights(tmp_path / "sep")
+    for k in wj:
+        if k.startswith("scale1."):
+            assert torch.equal(wj[k], ws[k]), k
+        elif k.startswith("coarse."):
+            assert not torch.equal(wj[k], ws[k]), k  # untrained in the second run
+
+
+def test_config_mismatch_names_the_keys(tmp_path: Path) -> None:
+    data = _data(tmp_path)
+    train(_cfg(data, steps=2), tmp_path / "r")
+    with pytest.raises(WSGMError, match=r"unet\.base_channels: 8 -> 16"):
+        train(_cfg(data, steps=4, **{"unet.base_channels": 16}), tmp_path / "r")
+
+
+def test_nan_loss_stops_and_keeps_the_last_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _data(tmp_path)
+    train(_cfg(data, steps=2), tmp_path / "r")
+    before = _weights(tmp_path / "r")
+    monkeypatch.setattr(UNet, "forward", lambda self, x, t, cond=None: x * float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"nan at step 3"):
+        train(_cfg(data, steps=6), tmp_path / "r")
+    after = _weights(tmp_path / "r")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    data = _data(tmp_path, size=12)
+    with pytest.raises(WSGMError, match="not divisible"):
+        train(_cfg(data, steps=1, **{"model.levels": 3}), tmp_path / "r")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(WSGMError, match="run directory"):
+        train(_cfg(data, steps=1), blocker / "run")
+    with pytest.raises(WSGMError, match="does not exist"):
+        train(_cfg(str(tmp_path / "missing.npz"), steps=1), tmp_path / "r2")
+
+
+def test_sigint_stops_cleanly_with_a_checkpoint(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    data = _data(tmp_path)
+
+    def press_ctrl_c(steps: dict[str, int]) -> bool:
+        if min(steps.values()) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # handled: the loop stops before the next step
+        return False
+
+    r = train(
+        _cfg(data, steps=50, **{"train.checkpoint_every": 100}),
+        tmp_path / "r",
+        should_stop=press_ctrl_c,
+    )
+    assert r.interrupted and set(r.steps.values()) == {2}
+    state = (tmp_path / "r" / "model" / "train_state.json").read_text()
+    assert '"scale1": 2' in state
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path: Path) -> None:
+    from wsgm.models.io import recover_dir, swap_in_dir
+
+    target = tmp_path / "model"
+    swap_in_dir(target, lambda d: (d / "a.txt").write_text("old"))
+
+    def broken(d: Path) -> None:
+        (d / "a.txt").write_text("new")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        swap_in_dir(target, broken)
+    assert (target / "a.txt").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary left behind
+    # killed between the two renames: the previous directory is restored
+    target.rename(tmp_path / ".model.prev")
+    recover_dir(target)
+    assert (target / "a.txt").read_text() == "old"
