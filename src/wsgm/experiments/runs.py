@@ -1,0 +1,100 @@
+"""Training runs of a reproduction (train or resume) and loading finished models for a sweep.
+
+A run directory is finished when its ``model/`` holds weights and, if it was written by
+:func:`wsgm.train.train`, every network reached ``train.steps``. :func:`load_trained`
+refuses a directory without a model with one message that says how to make one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..errors import WSGMError
+from ..models.base import ScoreModel
+from ..models.io import load_model
+
+__all__ = ["train_run", "load_trained", "training_progress"]
+
+
+def training_progress(run_dir: str | os.PathLike[str]) -> tuple[dict[str, int], int] | None:
+    """(steps per network, target steps) of a run directory's checkpoint, or None."""
+    d = Path(run_dir)
+    state, cfg = d / "model" / "train_state.json", d / "run_config.json"
+    if not state.exists():
+        return None
+    try:
+        steps = {k: int(v) for k, v in json.loads(state.read_text())["steps"].items()}
+        target = int(json.loads(cfg.read_text())["train"]["steps"]) if cfg.exists() else 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return steps, target
+
+
+def load_trained(
+    path: str | os.PathLike[str], *, device: torch.device | str | None = None,
+    weights: str = "ema", require_finished: bool = True,
+) -> ScoreModel:
+    """The model of a run (or model) directory; an unfinished or missing one is an error."""
+    p = Path(path)
+    if not p.exists():
+        raise WSGMError(f"run directory {p} does not exist (train one with `wsgm train`)")
+    has_model = (p / "config.json").exists() or (p / "model" / "config.json").exists() or (
+        p / ".model.prev" / "config.json").exists()
+    if not has_model:
+        started = (p / "run_config.json").exists() or (p / "metrics.jsonl").exists()
+        what = "its training has not written a model yet" if started else "no model in it"
+        raise WSGMError(
+            f"{p} holds no finished model ({what}); finish it with `wsgm train --run-dir {p}` "
+            "(the same command resumes) or pass a run directory with a model/ folder"
+        )
+    progress = training_progress(p)
+    if progress is not None and require_finished:
+        steps, target = progress
+        behind = {k: v for k, v in steps.items() if v < target}
+        if behind:
+            raise WSGMError(
+                f"the model in {p} is not finished: networks at steps {behind} of {target}; "
+                f"resume with `wsgm train --run-dir {p}` or pass --allow-unfinished"
+            )
+    return load_model(p, weights=weights, device=device)
+
+
+def _config_changed(run_dir: Path, new: dict[str, object]) -> bool:
+    from ..training.config import config_diff
+
+    try:
+        old = json.loads((run_dir / "run_config.json").read_text())
+    except (OSError, ValueError):
+        return True
+    return bool(config_diff(old, new))
+
+
+def train_run(
+    kind: str, data_path: str | os.PathLike[str], run_dir: str | os.PathLike[str], *,
+    overrides: list[str], progress: bool = True,
+) -> float:
+    """Train (or resume, or reuse if finished) a ``kind`` model on ``data_path``; seconds."""
+    from ..train import train
+    from ..training.config import RunConfig, apply_overrides
+
+    cfg = RunConfig()
+    apply_overrides(cfg, [f"data={json.dumps(str(data_path))}", f"model.kind={kind}",
+                          *overrides, f"train.progress={'true' if progress else 'false'}"])
+    done = training_progress(run_dir)
+    if (done is not None and all(v >= cfg.train.steps for v in done[0].values())
+            and not _config_changed(Path(run_dir), cfg.to_dict())):
+        if progress:
+            print(f"reusing the finished {kind} run in {run_dir}", flush=True)
+        return 0.0
+    if progress:
+        print(f"training {kind} in {run_dir} ({cfg.train.steps} steps)", file=sys.stderr,
+              flush=True)
+    t0 = time.perf_counter()
+    train(cfg, run_dir)
+    return time.perf_counter() - t0

@@ -1,0 +1,297 @@
+"""Step sweeps: how the error of SGM and WSGM samples falls with the number of sampler steps.
+
+For every model and every N in a list, :func:`sweep` draws ``n`` samples with N steps (N
+per scale for a WSGM: the same grid at every scale) and measures them against held-out
+reference data with a metric suite. A suite splits the reference into two disjoint random
+halves A and B of n fields each and reports, for every distance D,
+
+    value(N) = D(samples(N), A),     noise_floor = D(B, A),
+
+so value and floor compare sets of the same size with the same reference set: a model is
+as good as the metric can tell once its value is within a small factor of the floor.
+:func:`steps_to_reach` gives the smallest N within ``factor`` x the floor (the headline).
+
+Suites: :class:`FieldSuite` (spectrum error, marginal-histogram and magnetization W1 of
+:mod:`wsgm.metrics.distances`, plus any extra named distance) for physical fields;
+:class:`ImageSuite` wraps :class:`wsgm.metrics.image_metrics.ImageMetricSuite` for images.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import WSGMError
+from ..grids import GRIDS, make_grid
+from ..metrics.distances import DISTANCES, Distance
+from ..metrics.spectrum import radial_power_spectrum
+from ..models.base import ScoreModel
+from ..samplers import SAMPLERS, get_sampler
+
+__all__ = [
+    "FIELD_METRICS",
+    "DEFAULT_STEPS",
+    "MetricSuite",
+    "FieldSuite",
+    "ImageSuite",
+    "ModelSweep",
+    "sweep",
+    "sweep_model",
+    "steps_to_reach",
+    "check_steps",
+]
+
+FIELD_METRICS = ("spectrum", "histogram_w1", "magnetization_w1")
+DEFAULT_STEPS = (2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class MetricSuite(Protocol):
+    """What :func:`sweep` needs from a metric suite."""
+
+    metrics: tuple[str, ...]
+    sample_size: int
+    noise_floors: dict[str, float]
+    image_shape: tuple[int, ...]
+
+    def evaluate(self, samples: np.ndarray) -> dict[str, float]: ...
+
+
+def _split(reference: np.ndarray, n: int | None, generator: np.random.Generator) -> tuple[
+    np.ndarray, np.ndarray, int
+]:
+    size = len(reference) // 2 if n is None else n
+    if not (isinstance(size, int) and size >= 2):
+        raise WSGMError(f"the sample size must be an integer >= 2, got {n!r}")
+    if 2 * size > len(reference):
+        raise WSGMError(
+            f"a noise floor at sample size {size} needs 2 x {size} = {2 * size} reference "
+            f"fields (two disjoint halves), got {len(reference)}; give more reference data "
+            "or a smaller --n"
+        )
+    perm = generator.permutation(len(reference))
+    return reference[perm[:size]], reference[perm[size : 2 * size]], size
+
+
+class FieldSuite:
+    """Field distances (names in :data:`wsgm.metrics.distances.DISTANCES`, or ``extra``)
+    of n samples to half A of the reference, and the floors D(B, A)."""
+
+    def __init__(
+        self,
+        reference: np.ndarray,
+        *,
+        sample_size: int | None = None,
+        metrics: Sequence[str] = FIELD_METRICS,
+        extra: Mapping[str, Distance] | None = None,
+        generator: np.random.Generator,
+    ) -> None:
+        ref = np.asarray(reference, dtype=np.float32)
+        if ref.ndim == 3:
+            ref = ref[:, None]
+        if ref.ndim != 4:
+            raise WSGMError(f"reference fields must be (n, C, H, W), got shape {ref.shape}")
+        table: dict[str, Distance] = {**DISTANCES, **(extra or {})}
+        unknown = [m for m in metrics if m not in table]
+        if unknown or not metrics:
+            raise WSGMError(
+                f"unknown field metric(s) {unknown or list(metrics)}; choose from "
+                f"{', '.join(table)}"
+            )
+        self.metrics = tuple(metrics)
+        self._fns = {m: table[m] for m in self.metrics}
+        self._a, self._b, self.sample_size = _split(ref, sample_size, generator)
+        self.image_shape = tuple(int(s) for s in ref.shape[1:])
+        self.noise_floors = {m: float(fn(self._b, self._a)) for m, fn in self._fns.items()}
+
+    @property
+    def reference_half(self) -> np.ndarray:
+        """Half A of the reference (what samples are compared with)."""
+        return self._a
+
+    def evaluate(self, samples: np.ndarray) -> dict[str, float]:
+        return {m: float(fn(samples, self._a)) for m, fn in self._fns.items()}
+
+
+class ImageSuite:
+    """:class:`wsgm.metrics.image_metrics.ImageMetricSuite` seen as a :class:`MetricSuite`."""
+
+    def __init__(self, reference: np.ndarray, *, sample_size: int | None = None,
+                 generator: torch.Generator, **options: Any) -> None:
+        from ..metrics.image_metrics import ImageMetricSuite
+
+        self._suite = ImageMetricSuite(
+            reference, sample_size=sample_size, generator=generator, **options
+        )
+        self.metrics = tuple(self._suite.metrics)
+        self.sample_size = int(self._suite.sample_size)
+        self.noise_floors = {m: float(v) for m, v in self._suite.noise_floors.items()}
+        self.image_shape = tuple(self._suite.image_shape)
+
+    @property
+    def reference_half(self) -> np.ndarray:
+        return np.asarray(self._suite._a)
+
+    def evaluate(self, samples: np.ndarray) -> dict[str, float]:
+        return {m: float(v["value"]) for m, v in self._suite.evaluate(samples).items()}
+
+
+@dataclass
+class ModelSweep:
+    """The sweep of one model: one entry per N in ``steps``; ``samples[i]`` keeps the first
+    few samples drawn with ``steps[i]`` (for the sample grids)."""
+
+    kind: str
+    steps: list[int]
+    metrics: dict[str, list[float]]
+    noise_floor: dict[str, float]
+    seconds_per_sample: list[float]
+    evaluations_per_sample: list[int]
+    samples: list[np.ndarray] = field(default_factory=list)
+    spectra: list[np.ndarray] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "steps": list(self.steps),
+            "metrics": {k: list(v) for k, v in self.metrics.items()},
+            "noise_floor": dict(self.noise_floor),
+            "seconds_per_sample": list(self.seconds_per_sample),
+            "network_evaluations_per_sample": list(self.evaluations_per_sample),
+            "radial_spectrum": [[float(v) for v in p] for p in self.spectra],
+        }
+
+
+def check_steps(steps: Sequence[int]) -> list[int]:
+    """The step list, sorted and without repeats; every entry must be >= 1."""
+    bad = [s for s in steps if isinstance(s, bool) or not isinstance(s, int) or s < 1]
+    if bad or not steps:
+        raise WSGMError(f"step counts must be positive integers, got {list(steps)!r}")
+    return sorted(set(steps))
+
+
+def _counting_sampler(
+    base: Callable[..., Tensor], tick: Callable[[], None]
+) -> Callable[..., Tensor]:
+    def run(score_fn: Any, x: Tensor, grid: Tensor, **kw: Any) -> Tensor:
+        def counted(xx: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
+            tick()
+            return score_fn(xx, t, cond)
+
+        return base(counted, x, grid, **kw)
+
+    return run
+
+
+def sweep_model(
+    model: ScoreModel,
+    suite: MetricSuite,
+    *,
+    steps: Sequence[int],
+    sampler: str = "euler",
+    grid: str = "quadratic",
+    batch_size: int = 256,
+    seed: int = 0,
+    keep: int = 8,
+    progress: bool = True,
+    desc: str | None = None,
+) -> ModelSweep:
+    """Sample ``model`` with every N of ``steps`` and measure the samples with ``suite``.
+
+    Batch b of step count N draws from a generator seeded by (seed, N, b), so each N's
+    samples do not depend on the other entries of the list.
+    """
+    from tqdm import tqdm
+
+    steps = check_steps(steps)
+    if sampler not in SAMPLERS:
+        raise WSGMError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    if grid not in GRIDS:
+        raise WSGMError(f"unknown time grid {grid!r}; allowed: {', '.join(GRIDS)}")
+    if batch_size < 1:
+        raise WSGMError(f"batch size must be >= 1, got {batch_size}")
+    cfg = model.config
+    shape = (cfg.channels, *cfg.size)
+    if tuple(shape) != tuple(suite.image_shape):
+        raise WSGMError(
+            f"the reference data hold fields {'x'.join(map(str, suite.image_shape))} but the "
+            f"{cfg.kind} model makes {'x'.join(map(str, shape))}; use reference data of the "
+            "model's training size"
+        )
+    n = suite.sample_size
+    n_nets = len(cfg.names)
+    batches = [(b, min(batch_size, n - b * batch_size)) for b in range(-(-n // batch_size))]
+    total = sum(s for s in steps) * n_nets * len(batches)
+    bar = tqdm(total=total, desc=desc or f"sample {cfg.kind}", unit="eval",
+               disable=not progress, dynamic_ncols=True)
+    run = _counting_sampler(get_sampler(sampler), lambda: bar.update(1))
+    out = ModelSweep(cfg.kind, list(steps), {m: [] for m in suite.metrics},
+                     dict(suite.noise_floors), [], [])
+    device = model.device
+    try:
+        for N in steps:
+            grids = make_grid(grid, N, T=model.sde.T)
+            parts = []
+            t0 = time.perf_counter()
+            for b, size in batches:
+                gseed = int(np.random.SeedSequence([seed, N, b]).generate_state(1)[0])
+                g = torch.Generator(device=device).manual_seed(gseed)
+                parts.append(model.sample(size, sampler=run, grids=grids, generator=g).float())
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            elapsed = time.perf_counter() - t0
+            x = torch.cat(parts).cpu().numpy()
+            if not np.all(np.isfinite(x)):
+                x = np.nan_to_num(x, nan=0.0, posinf=1e6, neginf=-1e6)
+            values = suite.evaluate(x)
+            for m in suite.metrics:
+                out.metrics[m].append(values[m])
+            out.seconds_per_sample.append(elapsed / n)
+            out.evaluations_per_sample.append(N * n_nets)
+            out.samples.append(x[:keep].copy())
+            out.spectra.append(radial_power_spectrum(x[:, 0])[1])
+            bar.set_postfix({suite.metrics[0]: f"{values[suite.metrics[0]]:.3g}", "N": N})
+    finally:
+        bar.close()
+    return out
+
+
+def sweep(
+    models: Mapping[str, ScoreModel],
+    suite: MetricSuite,
+    *,
+    steps: Sequence[int] | Mapping[str, Sequence[int]] = DEFAULT_STEPS,
+    sampler: str = "euler",
+    grid: str = "quadratic",
+    batch_size: int = 256,
+    seed: int = 0,
+    keep: int = 8,
+    progress: bool = True,
+) -> dict[str, ModelSweep]:
+    """:func:`sweep_model` for every model (by label, e.g. ``sgm``, ``wsgm``), same suite.
+
+    ``steps`` is one list for all models or one list per label.
+    """
+    out = {}
+    for label, model in models.items():
+        s = steps[label] if isinstance(steps, Mapping) else steps
+        out[label] = sweep_model(
+            model, suite, steps=s, sampler=sampler, grid=grid, batch_size=batch_size,
+            seed=seed, keep=keep, progress=progress, desc=f"sweep {label}",
+        )
+    return out
+
+
+def steps_to_reach(
+    steps: Sequence[int], values: Sequence[float], floor: float, *, factor: float = 2.0
+) -> int | None:
+    """The smallest N whose value is within ``factor`` x ``floor`` (None if none is)."""
+    for n, v in zip(steps, values, strict=True):
+        if np.isfinite(v) and v <= factor * floor:
+            return int(n)
+    return None

@@ -1,0 +1,162 @@
+"""Reproductions end to end on tiny Gaussian fields, ``wsgm eval``, and the bad-input errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wsgm.cli import main
+from wsgm.data.io import save_fields
+from wsgm.errors import WSGMError
+from wsgm.experiments.datasets import make_datasets
+from wsgm.experiments.gaussian_kl import fourier_kl, sgm_theory_kl
+from wsgm.experiments.presets import preset_for
+from wsgm.experiments.runs import load_trained
+from wsgm.spectra import power_spectrum
+
+TINY = ["--size", "8", "--n-train", "64", "--n", "16", "--steps", "2,8",
+        "--train-steps", "3", "--channels", "8", "--batch-size", "8", "--seed", "0",
+        "--threads", "1", "--no-progress", "--set", "train.warmup_steps=1"]
+
+
+@pytest.fixture(scope="module")
+def gaussian_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("repro") / "gauss"
+    assert main(["reproduce", "gaussian", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_reproduce_gaussian_writes_report(gaussian_run: Path) -> None:
+    data = json.loads((gaussian_run / "sweep.json").read_text())
+    assert set(data["models"]) == {"sgm", "wsgm"}
+    for m in data["models"].values():
+        assert m["steps"] == [2, 8]
+        assert set(m["metrics"]) == {"fourier_kl", "spectrum", "histogram_w1",
+                                     "magnetization_w1"}
+        assert all(len(v) == 2 and all(np.isfinite(v)) for v in m["metrics"].values())
+    theory = data["theory"]
+    # exact scores: more steps, smaller KL
+    for label in ("sgm", "wsgm"):
+        kl = theory[label]["fourier_kl"]
+        assert kl[1] < kl[0]
+    report = (gaussian_run / "report.md").read_text()
+    assert "## Steps needed" in report and "error_vs_steps.png" in report
+    for png in ("error_vs_steps.png", "error_vs_time.png", "samples_sgm.png",
+                "samples_wsgm.png"):
+        assert (gaussian_run / png).stat().st_size > 1000
+    assert (gaussian_run / "sweep.csv").exists()
+
+
+def test_reproduce_reuses_finished_runs(gaussian_run: Path) -> None:
+    before = (gaussian_run / "runs" / "sgm" / "model" / "ema.safetensors").stat().st_mtime_ns
+    assert main(["reproduce", "gaussian", "--out", str(gaussian_run), *TINY]) == 0
+    after = (gaussian_run / "runs" / "sgm" / "model" / "ema.safetensors").stat().st_mtime_ns
+    assert before == after
+    data = json.loads((gaussian_run / "sweep.json").read_text())
+    assert data["timings"]["training sgm"] == 0.0
+
+
+def test_eval_pair(gaussian_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ev"
+    rc = main(["eval", "--sgm", str(gaussian_run / "runs" / "sgm"), "--wsgm",
+               str(gaussian_run / "runs" / "wsgm"), "--reference",
+               str(gaussian_run / "data" / "reference.npz"), "--out", str(out), "--steps",
+               "2,4", "--n", "8", "--no-progress"])
+    assert rc == 0
+    data = json.loads((out / "sweep.json").read_text())
+    assert data["models"]["sgm"]["steps"] == [2, 4]
+    assert set(data["models"]["wsgm"]["noise_floor"]) == {"spectrum", "histogram_w1",
+                                                          "magnetization_w1"}
+    assert "spectrum: within 2x noise floor at" in capsys.readouterr().out
+
+
+def test_eval_reference_of_wrong_size(gaussian_run: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    ref = tmp_path / "ref16.npz"
+    save_fields(ref, np.zeros((20, 16, 16), np.float32), {"source": "test"})
+    rc = main(["eval", "--sgm", str(gaussian_run / "runs" / "sgm"), "--reference", str(ref),
+               "--out", str(tmp_path / "o"), "--no-progress"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "1x16x16" in err and "trained on 1x8x8" in err
+
+
+def test_eval_run_without_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run_config.json").write_text("{}")
+    ref = tmp_path / "ref.npz"
+    save_fields(ref, np.zeros((20, 8, 8), np.float32), {"source": "test"})
+    rc = main(["eval", str(run), "--reference", str(ref), "--out", str(tmp_path / "o")])
+    assert rc == 2
+    assert "holds no finished model (its training has not written a model yet)" in (
+        capsys.readouterr().err)
+
+
+def test_unfinished_run_is_refused(gaussian_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(gaussian_run / "runs" / "wsgm", run)
+    cfg = json.loads((run / "run_config.json").read_text())
+    cfg["train"]["steps"] = 100
+    (run / "run_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(WSGMError, match="not finished: networks at steps"):
+        load_trained(run)
+    assert load_trained(run, require_finished=False).config.kind == "wsgm"
+
+
+def test_unknown_experiment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reproduce", "mnist", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown experiment 'mnist'; choose from gaussian, phi4, images" in err
+    with pytest.raises(WSGMError, match="unknown experiment"):
+        preset_for("nope")
+
+
+def test_existing_data_of_another_size(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    save_fields(tmp_path / "data" / "train.npz", np.zeros((10, 16, 16), np.float32),
+                {"source": "gaussian"})
+    preset = preset_for("gaussian").replace(size=8, n_samples=4, n_train=10)
+    with pytest.raises(WSGMError, match="size 16x16, but this run needs 8x8"):
+        make_datasets(tmp_path, preset, progress=False)
+
+
+def test_fourier_kl_matches_theory_scale() -> None:
+    p = power_spectrum(16, eta=2.0, xi=0.0)
+    rng = np.random.default_rng(0)
+    from wsgm.data.gaussian import gaussian_fields
+
+    x = gaussian_fields(4000, size=16, eta=2.0, xi=0.0, generator=rng)
+    exact = fourier_kl(x, p)
+    assert 0 <= exact < 5e-3  # only the estimator's bias
+    assert fourier_kl(2.0 * x, p) > 100 * exact  # a wrong scale is far away
+    assert sgm_theory_kl(16, 64, eta=2.0, xi=0.0, grid="quadratic", T=5.0) < sgm_theory_kl(
+        16, 4, eta=2.0, xi=0.0, grid="quadratic", T=5.0)
+
+
+def test_reproduce_images_from_array(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (96, 16, 16), dtype=np.uint8)
+    y = rng.integers(0, 3, 96)
+    x[y == 1, 4:12, 4:12] = 255  # classes a classifier can tell apart
+    src = tmp_path / "tiny.npz"
+    np.savez(src, x_train=x[:64], y_train=y[:64], x_test=x[64:], y_test=y[64:])
+    out = tmp_path / "img"
+    rc = main(["reproduce", "images", "--out", str(out), "--data", str(src), "--size", "16",
+               "--n-train", "64", "--n", "16", "--steps", "2", "--train-steps", "2",
+               "--channels", "8", "--batch-size", "8", "--threads", "1", "--no-progress",
+               "--metrics", "classifier_fd,spectrum"])
+    assert rc == 0
+    data = json.loads((out / "sweep.json").read_text())
+    assert set(data["models"]["wsgm"]["metrics"]) == {"classifier_fd", "spectrum"}
+    assert "classifier_fd" in (out / "report.md").read_text()
+
+
+def test_report_names_the_command(gaussian_run: Path) -> None:
+    report = (gaussian_run / "report.md").read_text()
+    assert f"wsgm reproduce gaussian --out {gaussian_run} --batch-size 8" in report

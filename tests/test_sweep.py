@@ -1,0 +1,155 @@
+"""Step sweeps: suites and their noise floors, the sweep loop, headline, sweep.json/csv, plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from wsgm.errors import WSGMError
+from wsgm.experiments.evaluate import run_sweep
+from wsgm.experiments.results import (
+    headline,
+    headline_sentence,
+    read_sweep,
+    sweep_dict,
+    write_sweep,
+)
+from wsgm.experiments.sweep import FieldSuite, steps_to_reach, sweep, sweep_model
+from wsgm.sde import OU
+
+
+class NoisyWhite:
+    """A stand-in model: white-noise fields whose scale error is ``bias / N``.
+
+    It runs the real sampler once per network with the exact score of N(0, I), so the
+    sweep counts its evaluations, but returns white noise scaled by 1 + bias / N: the
+    spectrum error is about 2 log(1 + bias / N), decreasing in N.
+    """
+
+    def __init__(self, kind: str, bias: float, size: int = 8) -> None:
+        names = ("net",) if kind == "sgm" else ("coarse", "scale1")
+        self.config = SimpleNamespace(kind=kind, channels=1, size=(size, size), names=names)
+        self.sde = OU()
+        self.device = torch.device("cpu")
+        self.bias = bias
+
+    def sample(self, n: int, *, sampler: Any, grids: torch.Tensor,
+               generator: torch.Generator) -> torch.Tensor:
+        x = torch.randn((n, 1, *self.config.size), generator=generator)
+        for _ in self.config.names:
+            sampler(lambda y, t, c: -y, x, grids, generator=generator, sde=self.sde)
+        steps = grids.shape[0] - 1
+        return x * (1.0 + self.bias / steps)
+
+
+def _white(n: int, size: int = 8, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, 1, size, size)).astype(np.float32)
+
+
+def test_field_suite_floor_is_distance_between_halves() -> None:
+    ref = _white(200)
+    suite = FieldSuite(ref, sample_size=100, generator=np.random.default_rng(1))
+    assert suite.sample_size == 100
+    assert set(suite.noise_floors) == {"spectrum", "histogram_w1", "magnetization_w1"}
+    # the held-out half B measured against A is exactly the floor
+    b = suite._b
+    values = suite.evaluate(b)
+    for m, v in values.items():
+        assert v == pytest.approx(suite.noise_floors[m])
+        assert v > 0
+    # a scaled copy is further away than the floor
+    assert suite.evaluate(2.0 * b)["spectrum"] > 5 * suite.noise_floors["spectrum"]
+
+
+def test_field_suite_needs_two_halves_and_known_metrics() -> None:
+    with pytest.raises(WSGMError, match="needs 2 x 60 = 120 reference"):
+        FieldSuite(_white(100), sample_size=60, generator=np.random.default_rng(0))
+    with pytest.raises(WSGMError, match="unknown field metric"):
+        FieldSuite(_white(10), metrics=("nope",), generator=np.random.default_rng(0))
+
+
+def test_steps_to_reach() -> None:
+    assert steps_to_reach([2, 4, 8], [5.0, 1.9, 1.0], 1.0) == 4
+    assert steps_to_reach([2, 4, 8], [5.0, 3.0, 2.5], 1.0) is None
+    assert steps_to_reach([2, 4, 8], [5.0, 3.0, 2.5], 1.0, factor=3.0) == 4
+    assert steps_to_reach([2, 4], [float("nan"), 0.1], 1.0) == 4
+
+
+def test_sweep_model_error_falls_with_steps_and_is_seeded() -> None:
+    suite = FieldSuite(_white(256), sample_size=128, generator=np.random.default_rng(0))
+    model = NoisyWhite("sgm", bias=2.0)
+    r = sweep_model(model, suite, steps=[16, 1, 4], batch_size=50, progress=False,  # type: ignore[arg-type]
+                    keep=3)
+    assert r.steps == [1, 4, 16]
+    spec = r.metrics["spectrum"]
+    assert spec[0] > spec[1] > spec[2]
+    assert spec[0] == pytest.approx(2 * np.log(3.0), rel=0.1)
+    assert r.evaluations_per_sample == [1, 4, 16]
+    assert len(r.seconds_per_sample) == 3 and all(t > 0 for t in r.seconds_per_sample)
+    assert [s.shape for s in r.samples] == [(3, 1, 8, 8)] * 3
+    again = sweep_model(model, suite, steps=[1, 4, 16], batch_size=50, progress=False)  # type: ignore[arg-type]
+    assert again.metrics == r.metrics
+    # batch b of N is seeded by (seed, N, b): N = 4 alone gives the same numbers
+    alone = sweep_model(model, suite, steps=[4], batch_size=50, progress=False)  # type: ignore[arg-type]
+    assert alone.metrics["spectrum"][0] == r.metrics["spectrum"][1]
+
+
+def test_sweep_rejects_wrong_size_and_bad_steps() -> None:
+    suite = FieldSuite(_white(64, size=16), generator=np.random.default_rng(0))
+    with pytest.raises(WSGMError, match="16x16.*makes 1x8x8"):
+        sweep_model(NoisyWhite("sgm", 0.0), suite, steps=[2], progress=False)  # type: ignore[arg-type]
+    suite8 = FieldSuite(_white(64), generator=np.random.default_rng(0))
+    with pytest.raises(WSGMError, match="positive integers"):
+        sweep_model(NoisyWhite("sgm", 0.0), suite8, steps=[0, 2], progress=False)  # type: ignore[arg-type]
+
+
+def test_headline_and_files(tmp_path: Path) -> None:
+    suite = FieldSuite(_white(512), sample_size=256, generator=np.random.default_rng(0))
+    models = {"sgm": NoisyWhite("sgm", bias=4.0), "wsgm": NoisyWhite("wsgm", bias=0.25)}
+    results = sweep(models, suite, steps=[1, 4, 16, 64], batch_size=128, progress=False)  # type: ignore[arg-type]
+    data = sweep_dict(results, settings={"note": "test"})
+    floor = data["models"]["sgm"]["noise_floor"]["spectrum"]
+    assert data["models"]["wsgm"]["noise_floor"]["spectrum"] == floor
+    head = data["headline"]["metrics"]["spectrum"]
+    # the smaller bias reaches 2x the floor with fewer steps
+    assert head["wsgm"] is not None
+    assert head["sgm"] is None or head["sgm"] > head["wsgm"]
+    assert headline(data["models"])["metrics"]["spectrum"] == head
+    line = headline_sentence(data, "spectrum")
+    assert line.startswith("WSGM reaches spectrum error") and f"N = {head['wsgm']}" in line
+
+    path = write_sweep(data, tmp_path)
+    loaded = json.loads(path.read_text())
+    for label in ("sgm", "wsgm"):
+        m = loaded["models"][label]
+        assert m["steps"] == [1, 4, 16, 64]
+        assert set(m["metrics"]) == {"spectrum", "histogram_w1", "magnetization_w1"}
+        assert all(len(v) == 4 for v in m["metrics"].values())
+        assert set(m["noise_floor"]) == set(m["metrics"])
+        assert len(m["seconds_per_sample"]) == 4
+    rows = (tmp_path / "sweep.csv").read_text().splitlines()
+    assert rows[0].startswith("model,steps,seconds_per_sample,spectrum,spectrum_noise_floor")
+    assert len(rows) == 1 + 8
+    assert read_sweep(tmp_path)["models"].keys() == {"sgm", "wsgm"}
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(WSGMError, match="not a sweep file"):
+        read_sweep(tmp_path / "bad.json")
+
+
+def test_run_sweep_writes_figures(tmp_path: Path) -> None:
+    suite = FieldSuite(_white(64), generator=np.random.default_rng(0))
+    models = {"sgm": NoisyWhite("sgm", bias=1.0), "wsgm": NoisyWhite("wsgm", bias=0.1)}
+    data, figures = run_sweep(models, suite, tmp_path, steps=[1, 2], progress=False,  # type: ignore[arg-type]
+                              theory={"spectrum": {"sgm": ([1, 2], [1.0, 0.5])}})
+    names = {f for f, _ in figures}
+    assert {"error_vs_steps.png", "error_vs_time.png", "samples_sgm.png",
+            "samples_wsgm.png"} <= names
+    for f in names:
+        assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data["settings"]["samples_per_N"] == 32
