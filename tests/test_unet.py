@@ -110,3 +110,37 @@ def test_bad_input_shapes() -> None:
         net(torch.zeros(1, 1, 8, 8), torch.ones(1))
     with pytest.raises(ValueError, match="expects x"):
         net(torch.zeros(1, 2, 8, 8), torch.ones(1), torch.zeros(1, 1, 8, 8))
+
+
+def test_mean_head_alone_carries_the_dc_mode() -> None:
+    # Target: each sample's spatial mean (the DC part of eps). Training ONLY the head (the
+    # convolutional path frozen at its zero output) must fit it: the head sees the input's
+    # per-channel means, which GroupNorm hides from the convolutional features.
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(in_channels=1, out_channels=1, base_channels=16, mean_head=True))
+    assert net.mean_head is not None
+    opt = torch.optim.Adam(net.mean_head.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(0)
+    first = None
+    for _ in range(200):
+        m = torch.randn(32, 1, 1, 1, generator=gen)
+        x = m + 0.5 * torch.randn(32, 1, 8, 8, generator=gen)
+        loss = ((net(x, torch.full((32,), 0.5)) - m) ** 2).mean()
+        first = float(loss.detach()) if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.02 < 0.5 < first
+
+
+def test_mean_head_starts_at_zero_and_keeps_circular_equivariance() -> None:
+    cfg = UNetConfig(in_channels=2, out_channels=2, base_channels=16, mean_head=True)
+    net = UNet(cfg)
+    x = torch.randn(3, 2, 8, 8)
+    t = torch.full((3,), 0.3)
+    assert torch.equal(net(x, t), torch.zeros_like(x))
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    y = net(x, t)
+    shifted = net(torch.roll(x, (4, 4), (-2, -1)), t)
+    assert torch.allclose(torch.roll(y, (4, 4), (-2, -1)), shifted, atol=1e-5)

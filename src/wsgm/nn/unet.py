@@ -47,6 +47,11 @@ class UNetConfig:
     padding_mode: str = "circular"
     groups: int = 8
     min_resolution: int = 4
+    # Adds a small MLP of the input's per-channel spatial means and the time embedding to
+    # the output: GroupNorm removes spatial means from the features, so without it the
+    # network hardly predicts the zero-frequency part of eps (magnetization of a field, the
+    # DC mode of each wavelet band), which then stays undenoised.
+    mean_head: bool = False
 
     def __post_init__(self) -> None:
         # JSON round trips give lists; keep the dataclass hashable and comparable.
@@ -187,6 +192,13 @@ class UNet(nn.Module):
                 self.upsample.append(_conv3(ch, ch, mode))
         self.norm_out = _norm(ch, cfg.groups)
         self.conv_out = _zero(_conv3(ch, cfg.out_channels, mode))
+        self.mean_head: nn.Module | None = None
+        if cfg.mean_head:
+            n_in = cfg.in_channels + cfg.cond_channels
+            last = nn.Linear(emb_dim, cfg.out_channels)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            self.mean_head = nn.Sequential(nn.Linear(n_in + emb_dim, emb_dim), nn.SiLU(), last)
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
         cfg = self.config
@@ -205,6 +217,7 @@ class UNet(nn.Module):
         t = torch.as_tensor(t, device=x.device, dtype=torch.float32)
         emb = self.time(t.expand(x.shape[0]) if t.ndim == 0 else t)
 
+        x_mean = x.mean(dim=(-2, -1))
         h = self.conv_in(x)
         hs = [h]
         did_down: list[bool] = []
@@ -230,4 +243,8 @@ class UNet(nn.Module):
                 h = attn(block(torch.cat([h, hs.pop()], dim=1), emb))
             if k < len(self.upsample) and did_down.pop():
                 h = self.upsample[k](F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        return self.conv_out(F.silu(self.norm_out(h)))
+        out = self.conv_out(F.silu(self.norm_out(h)))
+        if self.mean_head is not None:
+            head = self.mean_head(torch.cat([x_mean, emb.to(x_mean.dtype)], dim=1))
+            out = out + head[:, :, None, None].to(out.dtype)
+        return out

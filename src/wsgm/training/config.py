@@ -5,7 +5,7 @@ A config file has a top-level ``data`` path and three tables; every key is optio
     data = "phi4_32.npz"
     [model]   kind, wavelet, levels, T
     [unet]    base_channels, channel_mults, num_res_blocks, attention_levels, mid_attention,
-              num_heads, dropout, padding, min_resolution
+              num_heads, dropout, padding, min_resolution, mean_head
     [train]   steps, batch_size, lr, ... (see :class:`TrainSection`)
 
 Overrides use dotted keys (``train.lr=1e-3``, ``unet.channel_mults=[1,2]``); values are
@@ -75,6 +75,8 @@ class UNetSection:
     dropout: float = 0.0
     padding: str = "auto"
     min_resolution: int = 4
+    # See wsgm.nn.UNetConfig.mean_head: lets each network denoise the zero-frequency mode.
+    mean_head: bool = True
 
 
 @dataclass

@@ -88,6 +88,7 @@ def model_config_for(
             dropout=u.dropout,
             padding_mode=padding,
             min_resolution=u.min_resolution,
+            mean_head=u.mean_head,
         )
     return ModelConfig(
         kind=m.kind,
