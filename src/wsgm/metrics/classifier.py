@@ -214,6 +214,7 @@ def save_classifier(
 ) -> Path:
     """Write ``folder/<name>.safetensors`` and ``folder/<name>.json`` (config + ``info``)."""
     weights, meta = _paths(folder, name)
+    weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write(weights, lambda tmp: save_file(tensors, str(tmp)))
     text = json.dumps({"config": asdict(model.config), "info": info or {}}, indent=2)
