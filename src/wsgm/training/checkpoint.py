@@ -45,6 +45,7 @@ from ..models.io import (
     write_model_files,
 )
 from ..models.normalization import NormalizationStats
+from .config import with_legacy_defaults
 
 __all__ = [
     "Checkpoint",
@@ -104,11 +105,13 @@ def saved_run_config(run_dir: Path) -> dict[str, Any]:
     """The run config saved with the checkpoint (the previous one's if ``model/`` is damaged)."""
     d = run_dir / "model"
     try:
-        return dict(read_json(d / "train_state.json").get("run_config", {}))
+        return with_legacy_defaults(read_json(d / "train_state.json").get("run_config", {}))
     except WSGMError as exc:
         if (run_dir / PREVIOUS / "train_state.json").exists():
             with contextlib.suppress(WSGMError):
-                return dict(read_json(run_dir / PREVIOUS / "train_state.json")["run_config"])
+                return with_legacy_defaults(
+                    read_json(run_dir / PREVIOUS / "train_state.json")["run_config"]
+                )
         raise WSGMError(f"{exc}; {_advice(d)}") from exc
 
 
@@ -264,7 +267,7 @@ def _load_checkpoint(d: Path) -> Checkpoint:
         optimizers[net] = {"state": per, "param_groups": groups}
     ck = Checkpoint(
         model_config=ModelConfig.from_dict(meta["model"]),
-        run_config=state["run_config"],
+        run_config=with_legacy_defaults(state["run_config"]),
         stats=NormalizationStats.from_tensors(load_tensors(d / "stats.safetensors")),
         raw=load_tensors(d / "weights.safetensors"),
         ema=load_tensors(d / "ema.safetensors"),

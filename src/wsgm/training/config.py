@@ -132,6 +132,19 @@ class RunConfig:
 
 _SECTIONS = {"model": ModelSection, "unet": UNetSection, "train": TrainSection}
 
+# Keys added after runs were first saved, with the value that reproduces those runs.
+LEGACY_DEFAULTS: dict[str, Any] = {"unet.mean_head": False}
+
+
+def with_legacy_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved run config with the keys it predates filled in as they behaved back then."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in saved.items()}
+    for dotted, value in LEGACY_DEFAULTS.items():
+        section, key = dotted.split(".", 1)
+        if isinstance(out.get(section), dict) and key not in out[section]:
+            out[section][key] = value
+    return out
+
 
 def flat_keys() -> list[str]:
     """Every valid dotted key."""
