@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from .samplers import ScoreFn
-from .wavelet_spectra import cross_spectrum
+from .wavelet_spectra import conditional_spectra
 from .wavelets import check_levels
 
 __all__ = ["stationary_score", "ExactWSGM", "exact_wsgm"]
@@ -101,20 +101,17 @@ def exact_wsgm(spectrum: np.ndarray, levels: int, *, wavelet: str = "haar") -> E
     detail_std: list[np.ndarray] = []
     cond_fns: list[ScoreFn] = []
     for _ in range(levels):
-        s_y = cross_spectrum(spec, wavelet)
-        s_ll = s_y[..., 0, 0].real
-        s_bb, s_bl = s_y[..., 1:, 1:], s_y[..., 1:, 0]
-        std = np.sqrt(np.einsum("ijbb->b", s_bb).real / s_ll.size)
-        cond = s_bb - np.einsum("ijb,ijc->ijbc", s_bl, s_bl.conj()) / s_ll[..., None, None]
-        cond_n = cond / std[:, None] / std[None, :]
-        gain = s_bl / s_ll[..., None]
-        low_std.append(float(np.sqrt(s_ll.mean())))
-        detail_std.append(std)
+        level = conditional_spectra(spec, wavelet)
+        low_std.append(float(np.sqrt(level.low.mean())))
+        detail_std.append(level.band_std)
         cond_fns.append(
             _conditional_score(
-                torch.as_tensor(cond_n), torch.as_tensor(gain), torch.as_tensor(std), low_std[-1]
+                torch.as_tensor(level.cond_cov),
+                torch.as_tensor(level.gain),
+                torch.as_tensor(level.band_std),
+                low_std[-1],
             )
         )
-        spec = s_ll
+        spec = level.low
     coarse = stationary_score(torch.as_tensor(spec / spec.mean()))
     return ExactWSGM(coarse, cond_fns, np.asarray(low_std), np.stack(detail_std))

@@ -41,7 +41,7 @@ import torch
 from . import grids as grids_mod
 from .errors import WSGMError
 from .spectra import check_spectrum_params, power_spectrum
-from .wavelet_spectra import cross_spectrum
+from .wavelet_spectra import conditional_spectra
 from .wavelets import check_levels, orthogonal_filters
 
 __all__ = [
@@ -194,24 +194,20 @@ def wavelet_problems(
     spec = power_spectrum(size, eta=eta, xi=xi)
     out: list[WaveletProblem] = []
     for j in range(1, levels + 1):
-        s_y = cross_spectrum(spec, wavelet)
-        s_ll = s_y[..., 0, 0].real
-        s_bb = s_y[..., 1:, 1:]
-        s_bl = s_y[..., 1:, 0]
-        std = np.sqrt(np.einsum("ijbb->b", s_bb).real / s_ll.size)
-        d = 1.0 / std
-        cond = s_bb - np.einsum("ijb,ijc->ijbc", s_bl, s_bl.conj()) / s_ll[..., None, None]
-        cond = 0.5 * (cond + np.conj(np.swapaxes(cond, -1, -2)))
-        cond_n = cond * d[:, None] * d[None, :]
-        mean_cov_n = (s_bb - cond) * d[:, None] * d[None, :]
-        lam, u = np.linalg.eigh(cond_n)
-        q = np.einsum("ijbk,ijbc,ijck->ijk", u.conj(), mean_cov_n, u).real
+        level = conditional_spectra(spec, wavelet)
+        lam, u = np.linalg.eigh(level.cond_cov)
+        q = np.einsum("ijbk,ijbc,ijck->ijk", u.conj(), level.mean_cov, u).real
         out.append(
             WaveletProblem(
-                j, size // 2, np.clip(lam, 1e-300, None), np.clip(q, 0, None), False, std
+                j,
+                size // 2,
+                np.clip(lam, 1e-300, None),
+                np.clip(q, 0, None),
+                False,
+                level.band_std,
             )
         )
-        spec = s_ll
+        spec = level.low
     var = spec.mean()
     out.append(
         WaveletProblem(

@@ -11,6 +11,7 @@ with H_c the frequency response of channel c (FFT convention of numpy/torch).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 
 from .wavelets import dwt
 
-__all__ = ["filter_responses", "cross_spectrum"]
+__all__ = ["filter_responses", "cross_spectrum", "ConditionalSpectra", "conditional_spectra"]
 
 
 @lru_cache(maxsize=64)
@@ -57,3 +58,39 @@ def cross_spectrum(spec: np.ndarray, wavelet: str) -> np.ndarray:
             ss = spec[a1 : a1 + half, a2 : a2 + half]
             s_y += 0.25 * np.einsum("cij,dij,ij->ijcd", hs, hs.conj(), ss)
     return s_y
+
+
+@dataclass
+class ConditionalSpectra:
+    """One level's Gaussian law of the normalized details given the low-pass, per frequency.
+
+    ``low``: spectrum of the low-pass (half, half); ``band_std``: std of each detail band (3,);
+    ``cond_cov``: normalized conditional covariance, the Schur complement
+    S_bb − S_bl S_ll^{-1} S_lb scaled by 1/std (half, half, 3, 3), Hermitian;
+    ``mean_cov``: normalized covariance of the conditional mean, S_bb − C (law of total
+    variance); ``gain``: E[ŷ_b | ŷ_l] = gain_b ŷ_l for the un-normalized coefficients.
+    """
+
+    low: np.ndarray
+    band_std: np.ndarray
+    cond_cov: np.ndarray
+    mean_cov: np.ndarray
+    gain: np.ndarray
+
+
+def conditional_spectra(spec: np.ndarray, wavelet: str) -> ConditionalSpectra:
+    """The conditional law of one DWT level of a field with spectrum ``spec`` (DESIGN.md §3)."""
+    s_y = cross_spectrum(spec, wavelet)
+    s_ll = s_y[..., 0, 0].real
+    s_bb, s_bl = s_y[..., 1:, 1:], s_y[..., 1:, 0]
+    std = np.sqrt(np.einsum("ijbb->b", s_bb).real / s_ll.size)
+    scale = 1.0 / (std[:, None] * std[None, :])
+    cond = s_bb - np.einsum("ijb,ijc->ijbc", s_bl, s_bl.conj()) / s_ll[..., None, None]
+    cond = 0.5 * (cond + np.conj(np.swapaxes(cond, -1, -2)))
+    return ConditionalSpectra(
+        low=s_ll,
+        band_std=std,
+        cond_cov=cond * scale,
+        mean_cov=(s_bb - cond) * scale,
+        gain=s_bl / s_ll[..., None],
+    )
