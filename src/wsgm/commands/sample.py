@@ -25,6 +25,7 @@ from ..data.io import atomic_write, save_fields
 from ..errors import WSGMError
 from ..grids import GRIDS, make_grid, power
 from ..models.base import ScoreModel
+from ..models.config import ModelConfig
 from ..samplers import SAMPLERS
 from ..sampling_job import discard_partial, partial_path, run_batches, tensor_fingerprint
 
@@ -206,6 +207,22 @@ def save_png_grid(path: Path, fields: np.ndarray, *, max_images: int = 64) -> No
         plt.close(fig)
 
 
+def sampling_meta(args: argparse.Namespace, cfg: ModelConfig) -> dict[str, object]:
+    """The sampler settings and model of a sampling command, for the output's ``meta``."""
+    return {
+        "sampler": args.sampler,
+        "grid": args.grid,
+        "grid_rho": args.grid_rho,
+        "steps": args.steps,
+        "steps_per_scale": args.steps_per_scale,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "weights": args.weights,
+        "model_dir": str(args.model_dir),
+        "periodic": cfg.unets[cfg.names[0]].padding_mode == "circular",
+    }
+
+
 def write_outputs(args: argparse.Namespace, fields: np.ndarray, meta: dict[str, Any]) -> Path:
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -260,16 +277,7 @@ def run(args: argparse.Namespace) -> int:
         "model_kind": cfg.kind,
         "levels": cfg.levels,
         "wavelet": cfg.wavelet,
-        "sampler": args.sampler,
-        "grid": args.grid,
-        "grid_rho": args.grid_rho,
-        "steps": args.steps,
-        "steps_per_scale": args.steps_per_scale,
-        "seed": args.seed,
-        "batch_size": args.batch_size,
-        "weights": args.weights,
-        "model_dir": str(args.model_dir),
-        "periodic": cfg.unets[cfg.names[0]].padding_mode == "circular",
+        **sampling_meta(args, cfg),
     }
     write_outputs(args, fields, meta)
     discard_partial(partial)

@@ -23,7 +23,7 @@ import torch
 from ..data.io import load_fields
 from ..errors import WSGMError
 from ..models.wsgm import WSGM
-from .sample import _dist, add_sampling_args, batched, model_grids, write_outputs
+from .sample import _dist, add_sampling_args, batched, model_grids, sampling_meta, write_outputs
 
 __all__ = ["register", "run"]
 
@@ -102,16 +102,7 @@ def run(args: argparse.Namespace) -> int:
         "input_kind": args.input_kind,
         "input_size": list(low.shape[-2:]),
         "n_per_input": args.n_per_input,
-        "sampler": args.sampler,
-        "grid": args.grid,
-        "grid_rho": args.grid_rho,
-        "steps": args.steps,
-        "steps_per_scale": args.steps_per_scale,
-        "seed": args.seed,
-        "batch_size": args.batch_size,
-        "weights": args.weights,
-        "model_dir": str(args.model_dir),
-        "periodic": cfg.unets["coarse"].padding_mode == "circular",
+        **sampling_meta(args, cfg),
     }
     write_outputs(args, fields, meta)
     print(f"wrote {total} samples of size {cfg.size[0]}x{cfg.size[1]} to {Path(args.out)}")
