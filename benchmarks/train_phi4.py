@@ -9,7 +9,11 @@ Steps: (1) sample training and reference configurations with our MCMC
 ``configs/phi4_32.toml`` (resumes if ``--run-dir`` holds a checkpoint), (3) draw samples
 with the EMA weights, (4) print and write (``--out``) the distances and their floors.
 
-    OMP_NUM_THREADS=1 python benchmarks/train_phi4.py --run-dir runs/phi4_32 --out phi4.json
+    python benchmarks/train_phi4.py --threads 2 --run-dir runs/phi4_32 --out phi4.json
+
+Measured (2 cores, 2026-11-28, v-prediction, DPM-Solver++(2M) on the logsnr grid): 7.3 min
+of training, spectrum error 0.0412 = 2.09x the floor 0.0197 at N = 16 (2.36x at N = 8;
+Euler-Maruyama on the quadratic grid at N = 16: 7.84x).
 """
 
 from __future__ import annotations
@@ -52,8 +56,8 @@ def main() -> None:
     p.add_argument("--n-ref", type=int, default=2048, help="reference configurations (and samples)")
     p.add_argument("--steps", type=int, help="training steps (default: the config's)")
     p.add_argument("--sample-steps", type=int, default=16, help="sampler steps N per scale")
-    p.add_argument("--sampler", default="euler")
-    p.add_argument("--grid", default="quadratic")
+    p.add_argument("--sampler", default="dpm2m", help="sampler (default dpm2m)")
+    p.add_argument("--grid", default="logsnr", help="time grid (default logsnr)")
     p.add_argument("--coarse-steps", type=int, help="steps for the coarsest scale (default N)")
     p.add_argument(
         "--grid-rho", type=float, help="power grid t_k = T (1 - k/N)^rho instead of --grid"

@@ -11,7 +11,16 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["uniform", "quadratic", "power", "log_uniform", "make_grid", "GRIDS", "check_grid"]
+__all__ = [
+    "uniform",
+    "quadratic",
+    "power",
+    "log_uniform",
+    "log_snr",
+    "make_grid",
+    "GRIDS",
+    "check_grid",
+]
 
 
 def _check(n: int, T: float, t_end: float) -> None:
@@ -86,7 +95,39 @@ def log_uniform(
     return torch.cat([head, torch.tensor([t_end], dtype=dtype, device=device)])
 
 
-GRIDS = {"uniform": uniform, "quadratic": quadratic, "log": log_uniform}
+def _log_snr(t: float) -> float:
+    """lambda(t) = log(alpha_t / sigma_t) of the OU process."""
+    return -t - 0.5 * math.log(-math.expm1(-2.0 * t))
+
+
+def log_snr(
+    n: int,
+    *,
+    T: float = 5.0,
+    t_end: float = 0.0,
+    t_min: float = 2e-3,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """Equal steps in lambda = log(alpha_t / sigma_t) from T down to ``t_min`` over N - 1
+    steps, then one step to t_end (Lu et al. 2022, DPM-Solver §3.3: the step of an
+    exponential integrator is a step in lambda).
+
+    alpha_t^2 = sigmoid(2 lambda), so t = softplus(-2 lambda) / 2.
+    """
+    _check(n, T, t_end)
+    if not (t_end <= t_min < T):
+        raise ValueError(f"t_min must satisfy t_end <= t_min < T, got t_min={t_min!r}")
+    if n == 1:
+        return torch.tensor([T, t_end], dtype=dtype, device=device)
+    lam = torch.linspace(_log_snr(T), _log_snr(t_min), n, dtype=torch.float64)
+    head = 0.5 * torch.nn.functional.softplus(-2.0 * lam)
+    head[0], head[-1] = T, t_min  # exact end points (no round trip through lambda)
+    tail = torch.tensor([t_end], dtype=torch.float64)
+    return torch.cat([head, tail]).to(dtype=dtype, device=device)
+
+
+GRIDS = {"uniform": uniform, "quadratic": quadratic, "log": log_uniform, "logsnr": log_snr}
 
 
 def make_grid(
@@ -98,7 +139,7 @@ def make_grid(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
 ) -> Tensor:
-    """Grid by name: one of ``uniform``, ``quadratic``, ``log``."""
+    """Grid by name: one of ``uniform``, ``quadratic``, ``log``, ``logsnr``."""
     if name not in GRIDS:
         raise ValueError(f"unknown time grid {name!r}; allowed: {', '.join(sorted(GRIDS))}")
     return GRIDS[name](n, T=T, t_end=t_end, dtype=dtype, device=device)

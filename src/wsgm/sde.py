@@ -78,6 +78,17 @@ class OU:
         """Inverse of :meth:`score_from_eps`."""
         return -score * self.sigma(broadcast_time(t, score))
 
+    def eps_from_v(self, v: Tensor, x: Tensor, t: Tensor | float) -> Tensor:
+        """Noise prediction from a velocity prediction (Salimans & Ho 2022, "v-prediction").
+
+        With x_t = alpha x0 + sigma eps and v = alpha eps - sigma x0, eps = sigma x_t + alpha v.
+        A network predicting v has the exact N(0, I) answer eps = sigma x_t built in (v = 0),
+        which is EDM's skip connection (Karras et al. 2022, Table 1) written for the OU
+        process: the output scales with the input where the noise dominates.
+        """
+        tb = broadcast_time(t, x)
+        return self.sigma(tb) * x + self.alpha(tb) * v
+
     def denoise(self, x: Tensor, score: Tensor, t: Tensor | float) -> Tensor:
         """Tweedie's formula E[X_0 | X_t = x] = (x + sigma_t^2 score) / alpha_t."""
         tb = broadcast_time(t, x)

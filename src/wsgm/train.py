@@ -45,8 +45,10 @@ from torch import Tensor, nn
 from .data.io import load_fields
 from .errors import WSGMError
 from .losses import T_SCHEDULES, noisy_batch
+from .models.base import network_eps_fn
 from .models.io import build_model
 from .models.normalization import compute_stats
+from .sde import OU
 from .training.batches import augment_periodic, step_seed
 from .training.checkpoint import (
     has_checkpoint,
@@ -76,12 +78,14 @@ class TrainResult:
 class _Bundle(nn.Module):
     """The trained networks as one module, so DDP wraps (and syncs) them together."""
 
-    def __init__(self, nets: dict[str, nn.Module]) -> None:
+    def __init__(self, nets: dict[str, nn.Module], sde: OU, prediction: str) -> None:
         super().__init__()
         self.nets = nn.ModuleDict(nets)
+        self.eps = {n: network_eps_fn(self.nets[n], sde, prediction) for n in nets}
 
     def forward(self, inputs: dict[str, tuple[Tensor, Tensor, Tensor | None]]) -> dict[str, Tensor]:
-        return {name: self.nets[name](*args) for name, args in inputs.items()}
+        """The noise predictions of the networks (what the DSM loss compares with eps)."""
+        return {name: self.eps[name](*args) for name, args in inputs.items()}
 
 
 def resolve_scales(scales: list[str], names: tuple[str, ...], kind: str) -> tuple[str, ...]:
@@ -231,7 +235,7 @@ def train(
     model.stats = stats_dev
     periodic = cfg.augment == "periodic" or (cfg.augment == "auto" and is_periodic(data.meta))
 
-    bundle = _Bundle({n: model.nets[n] for n in selected})
+    bundle = _Bundle({n: model.nets[n] for n in selected}, model.sde, model.config.prediction)
     opts = {}
     for n in selected:
         opt = torch.optim.AdamW(

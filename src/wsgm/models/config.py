@@ -14,9 +14,11 @@ from typing import Any
 from ..errors import WSGMError
 from ..nn import UNetConfig
 
-__all__ = ["ModelConfig", "MODEL_KINDS", "FORMAT_VERSION", "network_names"]
+__all__ = ["ModelConfig", "MODEL_KINDS", "PREDICTIONS", "FORMAT_VERSION", "network_names"]
 
 MODEL_KINDS = ("sgm", "wsgm")
+# What the networks output: the noise eps, or v = alpha eps - sigma x0 (see OU.eps_from_v).
+PREDICTIONS = ("eps", "v")
 FORMAT_VERSION = 1
 
 
@@ -38,12 +40,18 @@ class ModelConfig:
     wavelet: str = "db4"
     levels: int = 0
     T: float = 5.0
+    # "eps" is what models saved before the choice existed were trained with.
+    prediction: str = "eps"
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", tuple(int(s) for s in self.size))
         if self.kind not in MODEL_KINDS:
             raise WSGMError(f"unknown model kind {self.kind!r}; allowed: {', '.join(MODEL_KINDS)}")
+        if self.prediction not in PREDICTIONS:
+            raise WSGMError(
+                f"unknown prediction {self.prediction!r}; allowed: {', '.join(PREDICTIONS)}"
+            )
         if self.kind == "sgm" and self.levels != 0:
             raise WSGMError(f"an SGM has no wavelet levels, got levels={self.levels}")
         if self.kind == "wsgm" and self.levels < 1:

@@ -3,7 +3,7 @@
 A config file has a top-level ``data`` path and three tables; every key is optional::
 
     data = "phi4_32.npz"
-    [model]   kind, wavelet, levels, T
+    [model]   kind, wavelet, levels, T, prediction
     [unet]    base_channels, channel_mults, num_res_blocks, attention_levels, mid_attention,
               num_heads, dropout, padding, min_resolution, mean_head
     [train]   steps, batch_size, lr, ... (see :class:`TrainSection`)
@@ -59,6 +59,10 @@ class ModelSection:
     wavelet: str = "db4"
     levels: int = 0
     T: float = 5.0
+    # The networks predict v = alpha eps - sigma x0 (wsgm.sde.OU.eps_from_v): the output then
+    # follows the scale of the input where noise dominates, which GroupNorm alone cannot do,
+    # and probability-flow (ODE) samplers stay stable. "eps" predicts the noise directly.
+    prediction: str = "v"
 
 
 @dataclass
@@ -133,7 +137,7 @@ class RunConfig:
 _SECTIONS = {"model": ModelSection, "unet": UNetSection, "train": TrainSection}
 
 # Keys added after runs were first saved, with the value that reproduces those runs.
-LEGACY_DEFAULTS: dict[str, Any] = {"unet.mean_head": False}
+LEGACY_DEFAULTS: dict[str, Any] = {"unet.mean_head": False, "model.prediction": "eps"}
 
 
 def with_legacy_defaults(saved: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import wavelets
 from ..errors import WSGMError
-from ..models.config import ModelConfig, network_names
+from ..models.config import PREDICTIONS, ModelConfig, network_names
 from ..nn import PADDING_MODES, UNetConfig
 from .config import RunConfig
 
@@ -57,6 +57,10 @@ def model_config_for(
     m, u = run.model, run.unet
     if m.kind not in ("sgm", "wsgm"):
         raise WSGMError(f"model.kind must be sgm or wsgm, got {m.kind!r}")
+    if m.prediction not in PREDICTIONS:
+        raise WSGMError(
+            f"model.prediction must be one of {', '.join(PREDICTIONS)}, got {m.prediction!r}"
+        )
     padding = u.padding
     if padding == "auto":
         padding = "circular" if is_periodic(meta) else "zeros"
@@ -98,4 +102,5 @@ def model_config_for(
         wavelet=m.wavelet,
         levels=levels,
         T=m.T,
+        prediction=m.prediction,
     )
