@@ -34,8 +34,8 @@ from safetensors.torch import save_file
 
 held = {}
 _init = T._Bundle.__init__
-def _capture(self, nets):
-    _init(self, nets)
+def _capture(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
     held["bundle"] = self
 T._Bundle.__init__ = _capture
 

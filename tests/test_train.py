@@ -179,8 +179,11 @@ def test_scales_trained_separately_match_joint_training(tmp_path: Path) -> None:
     for k in wj:
         if k.startswith("scale1."):
             assert torch.equal(wj[k], ws[k]), k
-        elif k.startswith("coarse."):
-            assert not torch.equal(wj[k], ws[k]), k  # untrained in the second run
+    # The coarse network is untrained in the second run. (Not every tensor must differ: a
+    # conv bias right before a one-channel-per-group GroupNorm gets no gradient at all.)
+    coarse = [k for k in wj if k.startswith("coarse.")]
+    changed = [k for k in coarse if not torch.equal(wj[k], ws[k])]
+    assert len(changed) > 0.8 * len(coarse), sorted(set(coarse) - set(changed))
 
 
 def test_config_mismatch_names_the_keys(tmp_path: Path) -> None:

@@ -83,8 +83,10 @@ _DEFAULTS = {
     "gaussian": Preset("gaussian", size=32, n_train=4096, n_samples=256,
                        steps=(2, 4, 8, 16, 32, 64, 128, 256), train_steps=1000,
                        base_channels=16, batch_size=32),
+    # The settings of benchmarks/train_phi4.py (configs/phi4_32.toml): ~8 min per model.
     "phi4": Preset("phi4", size=32, n_train=4096, n_samples=256,
-                   steps=_STEPS, train_steps=2000, base_channels=16, batch_size=32),
+                   steps=(2, 4, 8, 16, 32, 64, 128, 256), train_steps=3000,
+                   base_channels=32, batch_size=32),
     "images": Preset("images", size=32, n_train=10000, n_samples=500,
                      steps=(4, 8, 16, 32, 64, 128, 256), train_steps=3000,
                      base_channels=32, batch_size=64, ema_decay=0.999, lr=5e-4,
