@@ -153,3 +153,19 @@ def test_run_sweep_writes_figures(tmp_path: Path) -> None:
     for f in names:
         assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert data["settings"]["samples_per_N"] == 32
+
+
+def test_steps_table_says_na_for_a_metric_whose_floor_is_not_positive() -> None:
+    # KID is unbiased: its data-vs-data floor is ~0 or negative, "within 2x" is undefined.
+    from wsgm.experiments.report import headline_table
+
+    models = {
+        lab: {"steps": [8, 32], "metrics": {"kid": [0.2, 0.1], "fid": [90.0, 40.0]},
+              "noise_floor": {"kid": -0.0003, "fid": 25.0}, "seconds_per_sample": [1.0, 2.0]}
+        for lab in ("sgm", "wsgm")
+    }
+    table = headline_table({"models": models, "headline": headline(models)})
+    kid_row = next(line for line in table.splitlines() if line.startswith("| kid"))
+    fid_row = next(line for line in table.splitlines() if line.startswith("| fid"))
+    assert kid_row.count("n/a (floor <= 0)") == 2
+    assert fid_row.endswith("| 32 | 32 |")

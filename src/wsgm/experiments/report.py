@@ -51,7 +51,12 @@ def headline_table(data: Mapping[str, Any]) -> str:
         cells = []
         for lab in labels:
             n = per.get(lab)
-            cells.append(str(n) if n is not None else f"not within {max(models[lab]['steps'])}")
+            if floor <= 0:  # an unbiased estimator (KID): "within 2x of ~0" means nothing
+                cells.append("n/a (floor <= 0)")
+            else:
+                cells.append(
+                    str(n) if n is not None else f"not within {max(models[lab]['steps'])}"
+                )
         lines.append(f"| {name} | {_fmt(floor)} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
