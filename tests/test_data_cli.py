@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +156,23 @@ def test_inspect_reports_nonfinite_samples(tmp_path: Path,
     assert rc == 0 and obs["nonfinite_samples"] == 1 and obs["n"] == 4
     keep = np.delete(x, 3, axis=0).astype(np.float64)
     assert np.isclose(obs["variance"], keep.var()) and np.isclose(obs["mean"], keep.mean())
+
+
+def test_output_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    # `wsgm data inspect F | head -1`: the reader leaves early; no traceback, status 141.
+    from wsgm.data.io import save_fields
+
+    f = tmp_path / "f.npz"
+    save_fields(f, np.zeros((4, 8, 8), dtype=np.float32), {"source": "test"})
+    r, w = os.pipe()
+    os.close(r)  # nobody will read
+    proc = subprocess.run(
+        [sys.executable, "-m", "wsgm.cli", "data", "inspect", str(f)],
+        stdout=w,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    os.close(w)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr
