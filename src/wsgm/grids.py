@@ -11,6 +11,8 @@ import math
 import torch
 from torch import Tensor
 
+from .sde import OU
+
 __all__ = [
     "uniform",
     "quadratic",
@@ -95,11 +97,6 @@ def log_uniform(
     return torch.cat([head, torch.tensor([t_end], dtype=dtype, device=device)])
 
 
-def _log_snr(t: float) -> float:
-    """lambda(t) = log(alpha_t / sigma_t) of the OU process."""
-    return -t - 0.5 * math.log(-math.expm1(-2.0 * t))
-
-
 def log_snr(
     n: int,
     *,
@@ -113,15 +110,16 @@ def log_snr(
     steps, then one step to t_end (Lu et al. 2022, DPM-Solver §3.3: the step of an
     exponential integrator is a step in lambda).
 
-    alpha_t^2 = sigmoid(2 lambda), so t = softplus(-2 lambda) / 2.
+    lambda and its inverse are :meth:`wsgm.sde.OU.log_snr` / :meth:`OU.time_of_log_snr`.
     """
     _check(n, T, t_end)
     if not (t_end <= t_min < T):
         raise ValueError(f"t_min must satisfy t_end <= t_min < T, got t_min={t_min!r}")
     if n == 1:
         return torch.tensor([T, t_end], dtype=dtype, device=device)
-    lam = torch.linspace(_log_snr(T), _log_snr(t_min), n, dtype=torch.float64)
-    head = 0.5 * torch.nn.functional.softplus(-2.0 * lam)
+    ends = OU.log_snr(torch.tensor([T, t_min], dtype=torch.float64))
+    lam = torch.linspace(float(ends[0]), float(ends[1]), n, dtype=torch.float64)
+    head = OU.time_of_log_snr(lam)
     head[0], head[-1] = T, t_min  # exact end points (no round trip through lambda)
     tail = torch.tensor([t_end], dtype=torch.float64)
     return torch.cat([head, tail]).to(dtype=dtype, device=device)

@@ -160,8 +160,7 @@ def dpm_solver_2m(
     ts = _times(grid, x)
     n = ts.shape[0] - 1
     ends_at_zero = float(grid[-1]) == 0.0  # one host read, outside the loop
-    alpha, sigma = sde.alpha(ts), sde.sigma(ts)
-    lam = torch.log(alpha) - torch.log(sigma)
+    alpha, sigma, lam = sde.alpha(ts), sde.sigma(ts), sde.log_snr(ts)
     x0_prev: Tensor | None = None
     for k in range(n):
         t = ts[k]

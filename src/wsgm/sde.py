@@ -64,6 +64,18 @@ class OU:
         """Noise standard deviation sigma_t."""
         return torch.sqrt(cls.sigma2(t))
 
+    @classmethod
+    def log_snr(cls, t: Tensor) -> Tensor:
+        """lambda_t = log(alpha_t / sigma_t), the time variable of exponential integrators
+        (Lu et al. 2022, DPM-Solver §3.1); +inf at t = 0."""
+        return -t - 0.5 * torch.log(cls.sigma2(t))
+
+    @staticmethod
+    def time_of_log_snr(lam: Tensor) -> Tensor:
+        """Inverse of :meth:`log_snr`: alpha_t^2 = sigmoid(2 lambda), so
+        t = softplus(-2 lambda) / 2."""
+        return 0.5 * torch.nn.functional.softplus(-2.0 * lam)
+
     def perturb(self, x0: Tensor, t: Tensor | float, noise: Tensor) -> Tensor:
         """Sample of X_t given X_0 = x0 with the given standard normal ``noise``."""
         tb = broadcast_time(t, x0)
