@@ -7,7 +7,7 @@ the band up to ``factor`` x the floor shaded (the headline's target). Writes are
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,78 +71,69 @@ def _positive(values: Sequence[float]) -> np.ndarray:
     return np.where(v > 0, v, np.nan)
 
 
+def _error_panels(
+    data: Mapping[str, Any], path: str | os.PathLike[str], *, title: str, xlabel: str,
+    xs: Callable[[Mapping[str, Any]], np.ndarray], log_base: float,
+    annotate_steps: bool = False, theory: Curves | None = None,
+) -> Path:
+    """One panel per metric: each model's error against ``xs(model)`` (log-log), the noise
+    floor and its ``factor`` band; ``theory`` adds exact-score lines without markers."""
+    models = data["models"]
+    factor = float(data.get("headline", {}).get("factor", 2.0))
+    names = _metric_names(models)
+    fig, axes = _panels(len(names))
+    for i, name in enumerate(names):
+        ax = axes.flat[i]
+        floors = []
+        for label, m in models.items():
+            if name not in m["metrics"]:
+                continue
+            x = xs(m)
+            ax.plot(x, _positive(m["metrics"][name]), "o-",
+                    color=COLORS.get(label), label=_LABELS.get(label, label))
+            if annotate_steps:
+                for xi, y, n in zip(x, m["metrics"][name], m["steps"], strict=True):
+                    if y > 0:
+                        ax.annotate(str(n), (xi, y), fontsize=6, xytext=(2, 2),
+                                    textcoords="offset points")
+            floors.append(float(m["noise_floor"][name]))
+        for label, (tx, ty) in (theory or {}).get(name, {}).items():
+            ax.plot(tx, _positive(ty), "-", lw=1.5, alpha=0.7, color=COLORS.get(label),
+                    label=f"{_LABELS.get(label, label)}, exact scores")
+        if floors:
+            _floor(ax, float(np.mean(floors)), factor, True)
+        ax.set_xscale("log", base=log_base)
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(name)
+        ax.grid(True, which="both", alpha=0.3)
+        if i == 0:
+            ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def plot_error_vs_steps(
     data: Mapping[str, Any], path: str | os.PathLike[str], *, title: str = "",
     theory: Curves | None = None,
 ) -> Path:
     """One panel per metric: error against N (log-log) for every model; ``theory[metric]
     [label] = (steps, values)`` adds exact-score curves (drawn as lines without markers)."""
-    models = data["models"]
-    factor = float(data.get("headline", {}).get("factor", 2.0))
-    names = _metric_names(models)
-    fig, axes = _panels(len(names))
-    for i, name in enumerate(names):
-        ax = axes.flat[i]
-        floors = []
-        for label, m in models.items():
-            if name not in m["metrics"]:
-                continue
-            ax.plot(m["steps"], _positive(m["metrics"][name]), "o-",
-                    color=COLORS.get(label), label=_LABELS.get(label, label))
-            floors.append(float(m["noise_floor"][name]))
-        for label, (xs, ys) in (theory or {}).get(name, {}).items():
-            ax.plot(xs, _positive(ys), "-", lw=1.5, alpha=0.7, color=COLORS.get(label),
-                    label=f"{_LABELS.get(label, label)}, exact scores")
-        if floors:
-            _floor(ax, float(np.mean(floors)), factor, True)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("sampler steps N (per scale for WSGM)")
-        ax.set_ylabel(name)
-        ax.grid(True, which="both", alpha=0.3)
-        if i == 0:
-            ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _error_panels(
+        data, path, title=title, xlabel="sampler steps N (per scale for WSGM)",
+        xs=lambda m: np.asarray(m["steps"]), log_base=2, theory=theory)
 
 
 def plot_error_vs_time(
     data: Mapping[str, Any], path: str | os.PathLike[str], *, title: str = ""
 ) -> Path:
     """One panel per metric: error against measured sampling seconds per sample."""
-    models = data["models"]
-    factor = float(data.get("headline", {}).get("factor", 2.0))
-    names = _metric_names(models)
-    fig, axes = _panels(len(names))
-    for i, name in enumerate(names):
-        ax = axes.flat[i]
-        floors = []
-        for label, m in models.items():
-            if name not in m["metrics"]:
-                continue
-            t = np.asarray(m["seconds_per_sample"], dtype=float) * 1e3
-            ax.plot(t, _positive(m["metrics"][name]), "o-", color=COLORS.get(label),
-                    label=_LABELS.get(label, label))
-            for x, y, n in zip(t, m["metrics"][name], m["steps"], strict=True):
-                if y > 0:
-                    ax.annotate(str(n), (x, y), fontsize=6, xytext=(2, 2),
-                                textcoords="offset points")
-            floors.append(float(m["noise_floor"][name]))
-        if floors:
-            _floor(ax, float(np.mean(floors)), factor, True)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("sampling time per sample (ms, labels: N)")
-        ax.set_ylabel(name)
-        ax.grid(True, which="both", alpha=0.3)
-        if i == 0:
-            ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _error_panels(
+        data, path, title=title, xlabel="sampling time per sample (ms, labels: N)",
+        xs=lambda m: np.asarray(m["seconds_per_sample"], dtype=float) * 1e3, log_base=10,
+        annotate_steps=True)
 
 
 def _show(ax: Any, img: np.ndarray, lo: float, hi: float, cmap: str) -> None:
