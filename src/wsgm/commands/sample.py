@@ -13,7 +13,6 @@ same command, resumes and writes bitwise the file an uninterrupted job writes.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from ..models.config import ModelConfig
 from ..samplers import SAMPLERS
 from ..sampling_job import discard_partial, partial_path, run_batches, tensor_fingerprint
 
-__all__ = ["register", "run", "model_grids", "batched", "save_png_grid", "add_sampling_args"]
+__all__ = ["register", "run", "model_grids", "save_png_grid", "add_sampling_args"]
 
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
@@ -141,48 +140,6 @@ def _dist(cpu: bool = False) -> tuple[int, int, torch.device]:
 
     state = PartialState(cpu=use_cpu(cpu))
     return state.process_index, state.num_processes, state.device
-
-
-def batched(
-    draw: Callable[[int, torch.Generator], Tensor],
-    n: int,
-    *,
-    batch_size: int,
-    seed: int,
-    device: torch.device,
-    out_shape: tuple[int, ...],
-) -> np.ndarray | None:
-    """Run ``draw(batch_index, generator)`` over ceil(n / batch_size) batches, split over processes.
-
-    Returns the joined (n, *out_shape) array on process 0 and None on the others.
-    """
-    if n < 1 or batch_size < 1:
-        raise WSGMError(f"--n and --batch-size must be >= 1, got {n} and {batch_size}")
-    import torch.distributed as dist
-
-    on = dist.is_available() and dist.is_initialized()
-    rank, world = (dist.get_rank(), dist.get_world_size()) if on else (0, 1)
-    n_batches = -(-n // batch_size)
-    mine = list(range(rank, n_batches, world))
-    parts = []
-    for b in mine:
-        seed_b = int(np.random.SeedSequence([seed, b]).generate_state(1, dtype=np.uint64)[0] >> 1)
-        g = torch.Generator(device=device).manual_seed(seed_b)
-        parts.append(draw(b, g).float())
-    if world == 1:
-        joined = torch.cat(parts)[:n] if parts else torch.zeros(0, *out_shape)
-        return joined.cpu().numpy()
-    per = -(-n_batches // world)
-    local = torch.zeros(per, batch_size, *out_shape, device=device)
-    for i, p in enumerate(parts):
-        local[i, : p.shape[0]] = p
-    gathered = [torch.zeros_like(local) for _ in range(world)]
-    dist.all_gather(gathered, local)
-    if rank != 0:
-        return None
-    # Batch b was drawn by process b % world as its (b // world)-th batch.
-    out = torch.stack([gathered[b % world][b // world] for b in range(n_batches)])
-    return out.reshape(-1, *out_shape)[:n].cpu().numpy()
 
 
 def save_png_grid(path: Path, fields: np.ndarray, *, max_images: int = 64) -> None:

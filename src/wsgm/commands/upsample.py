@@ -23,7 +23,8 @@ import torch
 from ..data.io import load_fields
 from ..errors import WSGMError
 from ..models.wsgm import WSGM
-from .sample import _dist, add_sampling_args, batched, model_grids, sampling_meta, write_outputs
+from ..sampling_job import run_batches
+from .sample import _dist, add_sampling_args, model_grids, sampling_meta, write_outputs
 
 __all__ = ["register", "run"]
 
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             part = torch.cat([part, part[:1].expand(pad, *part.shape[1:])])
         return model.upsample(part, sampler=args.sampler, grids=grids, generator=g)
 
-    fields = batched(
+    fields = run_batches(  # not resumable: no partial file
         draw,
         total,
         batch_size=args.batch_size,
