@@ -75,12 +75,17 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> Path:
     finally:
         if tmp.exists():
             tmp.unlink()
-    dir_fd = os.open(parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(parent)
     return path
+
+
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Flush a directory's entries (new, renamed, removed names) to disk."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def check_finite(fields: np.ndarray, *, what: str = "fields") -> None:

@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from .. import __version__
+from ..data.io import fsync_dir
 from ..errors import WSGMError
 from .base import ScoreModel
 from .config import ModelConfig
@@ -128,11 +129,7 @@ def _fsync_tree(directory: Path) -> None:
             with open(p, "rb") as fh:
                 os.fsync(fh.fileno())
     for d in [*sorted(q for q in directory.rglob("*") if q.is_dir()), directory, directory.parent]:
-        fd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(d)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -190,11 +187,7 @@ def swap_in_dir(target: Path, fill: Callable[[Path], None]) -> None:
         if target.exists():
             os.replace(target, prev)
         os.replace(tmp, target)
-        fd = os.open(parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(parent)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             kept = (

@@ -30,6 +30,7 @@ from typing import Any
 
 from torch import Tensor
 
+from ..data.io import fsync_dir
 from ..errors import WSGMError
 from ..models.base import ScoreModel
 from ..models.config import ModelConfig
@@ -161,11 +162,7 @@ def restore_previous_if_damaged(run_dir: Path) -> str | None:
     if d.exists():
         os.replace(d, aside)
     os.replace(prev, d)
-    fd = os.open(run_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(run_dir)
     kept = f"; the damaged one is kept in {aside}" if aside.exists() else ""
     return f"{problem}; resuming from the previous checkpoint (steps {steps}){kept}"
 
