@@ -42,7 +42,12 @@ def test_reproduce_gaussian_writes_report(gaussian_run: Path) -> None:
     for label in ("sgm", "wsgm"):
         kl = theory[label]["fourier_kl"]
         assert kl[1] < kl[0]
+        # the Gaussian twin (here the data law itself) with exact scores, same sampler
+        assert theory[label]["steps"] == [2, 8]
+        spec = theory[label]["spectrum"]
+        assert len(spec) == 2 and spec[1] < spec[0]
     report = (gaussian_run / "report.md").read_text()
+    assert "Gaussian twin" in report and "With exact scores the spectrum error" in report
     assert "## Steps needed" in report and "error_vs_steps.png" in report
     for png in ("error_vs_steps.png", "error_vs_time.png", "samples_sgm.png",
                 "samples_wsgm.png"):
@@ -160,3 +165,31 @@ def test_reproduce_images_from_array(tmp_path: Path) -> None:
 def test_report_names_the_command(gaussian_run: Path) -> None:
     report = (gaussian_run / "report.md").read_text()
     assert f"wsgm reproduce gaussian --out {gaussian_run} --batch-size 8" in report
+
+
+@pytest.mark.parametrize("experiment", ["gaussian", "phi4", "images"])
+def test_full_presets_run_end_to_end(tmp_path: Path, experiment: str) -> None:
+    """The paper-scale ``--full`` presets (meant for a GPU) build, train, sample and report:
+    their networks, sizes and optimizer settings as they are, with a handful of fields and
+    one optimizer step so that a CPU gets through."""
+    full = preset_for(experiment, full=True)
+    out = tmp_path / "full"
+    args = ["reproduce", experiment, "--full", "--out", str(out), "--n-train", "16", "--n",
+            "4", "--steps", "2", "--train-steps", "1", "--batch-size", "4", "--threads", "2",
+            "--no-progress", "--set", "train.warmup_steps=1"]
+    if experiment == "images":
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, (32, full.size, full.size), dtype=np.uint8)
+        y = rng.integers(0, 3, 32)
+        np.savez(tmp_path / "imgs.npz", x_train=x[:16], y_train=y[:16], x_test=x[16:],
+                 y_test=y[16:])
+        args += ["--data", str(tmp_path / "imgs.npz"), "--metrics", "swd,spectrum"]
+    assert main(args) == 0
+    data = json.loads((out / "sweep.json").read_text())
+    assert data["settings"]["size"] == full.size
+    assert data["settings"]["base_channels"] == full.base_channels
+    for m in data["models"].values():
+        assert m["steps"] == [2] and all(np.isfinite(v[0]) for v in m["metrics"].values())
+    run_config = json.loads((out / "runs" / "wsgm" / "run_config.json").read_text())
+    assert run_config["unet"]["base_channels"] == full.base_channels
+    assert (out / "report.md").exists()

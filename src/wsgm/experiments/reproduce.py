@@ -9,6 +9,9 @@ reuses everything already finished.
 - gaussian: fields with spectrum |ω|^-η; extra metric ``fourier_kl`` and the exact-score
   KL curves of :mod:`wsgm.theory` on the same axes.
 - phi4: critical φ⁴ (spectrum, histogram and magnetization distances).
+- gaussian and phi4: the spectrum error of the data's Gaussian twin sampled with exact
+  scores (:mod:`wsgm.experiments.gaussian_twin`) on the same axes, the discretization error
+  alone.
 - images: Fashion-MNIST (or any image source): SWD, spectrum, classifier Fréchet distance
   (a small classifier trained on the training images), KID/FID if the Inception file exists.
 """
@@ -27,12 +30,16 @@ from ..errors import WSGMError
 from ..training.device import use_cpu
 from .datasets import DataSets, make_datasets
 from .evaluate import run_sweep
+from .gaussian_twin import data_spectrum, twin_noise, twin_spectrum_errors
 from .presets import EXPERIMENTS, Preset
 from .report import write_report
 from .runs import load_trained, train_run
-from .sweep import FIELD_METRICS, FieldSuite, ImageSuite, MetricSuite
+from .sweep import FIELD_METRICS, FieldSuite, ImageSuite, MetricSuite, steps_to_reach
 
 __all__ = ["reproduce", "TITLES"]
+
+TWIN_SAMPLES = 2048
+"""Samples of the Gaussian twin per N (and training fields its spectrum is measured on)."""
 
 TITLES = {
     "gaussian": "Gaussian fields: SGM vs WSGM against the exact-score theory",
@@ -99,6 +106,47 @@ def _suite(experiment: str, sets: DataSets, preset: Preset, out_dir: Path,
                       generator=rng), notes
 
 
+def _twin_curves(sets: DataSets, preset: Preset, levels: int, wavelet: str,
+                 T: float) -> tuple[dict[str, tuple[list[int], list[float]]], float]:
+    """Exact-score spectrum errors of the data's Gaussian twin, and their Monte Carlo noise."""
+    spec = data_spectrum(sets.train.fields[:TWIN_SAMPLES])
+    twin = twin_spectrum_errors(
+        spec, preset.steps, sampler=preset.sampler, grid=preset.grid, levels=levels,
+        wavelet=wavelet, T=T, n=TWIN_SAMPLES, seed=preset.seed)
+    return twin, twin_noise(spec, n=TWIN_SAMPLES, seed=preset.seed)
+
+
+def _twin_note(twin: dict[str, tuple[list[int], list[float]]], noise: float,
+               data: dict[str, Any], factor: float = 2.0) -> str:
+    floor = float(data["models"]["wsgm"]["noise_floor"]["spectrum"])
+    reach = {k: steps_to_reach(*twin[k], floor, factor=factor) for k in ("sgm", "wsgm")}
+    where = ", ".join(
+        f"{k.upper()} at N = {n}" if n is not None else f"{k.upper()} not within "
+        f"{max(twin[k][0])}" for k, n in reach.items())
+    per_n = ", ".join(f"N={n}: {s:.3g} / {w:.3g}"
+                      for n, s, w in zip(twin["sgm"][0], twin["sgm"][1], twin["wsgm"][1],
+                                         strict=True))
+    return (
+        "spectrum lines without markers: the Gaussian field with the training data's power "
+        "spectrum (its Gaussian twin) sampled by the same sampler and grid with its exact "
+        f"scores, no network ({TWIN_SAMPLES} samples against the exact spectrum; their Monte "
+        f"Carlo noise is {noise:.3g}). They are the discretization error alone; the gap to "
+        "the markers is the networks' error. With exact scores the spectrum error gets within "
+        f"{factor:g}x the sweep's noise floor ({floor:.3g}): {where}. Per N, SGM / WSGM: "
+        f"{per_n}")
+
+
+def _theory_json(theory: dict[str, dict[str, tuple[list[int], list[float]]]]
+                 ) -> dict[str, dict[str, list[Any]]]:
+    """{model: {"steps": [...], metric: [...]}} from {metric: {model: (steps, values)}}."""
+    out: dict[str, dict[str, list[Any]]] = {}
+    for metric, curves in theory.items():
+        for label, (steps, values) in curves.items():
+            entry = out.setdefault(label, {"steps": [int(n) for n in steps]})
+            entry[metric] = [float(v) for v in values]
+    return out
+
+
 def reproduce(
     experiment: str, out_dir: str | os.PathLike[str], preset: Preset, *,
     source: str | None = None, progress: bool = True, cpu: bool = False,
@@ -128,17 +176,20 @@ def reproduce(
     models = {k: load_trained(out / "runs" / k, device=device) for k in ("sgm", "wsgm")}
     t0 = time.perf_counter()
     suite, notes = _suite(experiment, sets, preset, out, device)
-    theory = None
+    theory: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
+    w = models["wsgm"].config
     if experiment == "gaussian":
         from .gaussian_kl import theory_curves
 
-        w = models["wsgm"].config
-        theory = {"fourier_kl": theory_curves(
+        theory["fourier_kl"] = theory_curves(
             preset.size, preset.steps, eta=preset.eta, xi=preset.xi, levels=w.levels,
-            wavelet=w.wavelet, grid=preset.grid, T=w.T)}
+            wavelet=w.wavelet, grid=preset.grid, T=w.T)
         notes.append("fourier_kl lines without markers: the KL the same sampler reaches with "
                      "the exact scores (wsgm.theory); the gap to the markers is the score "
                      "network's error (plus the estimator's bias, see the noise floor)")
+    if experiment != "images":
+        theory["spectrum"], twin_noise_level = _twin_curves(sets, preset, w.levels,
+                                                            w.wavelet, w.T)
     settings = {"experiment": experiment, "size": preset.size, "train_fields": preset.n_train,
                 "train_steps": preset.train_steps, "batch_size": preset.batch_size,
                 "base_channels": preset.base_channels, "lr": preset.lr,
@@ -148,12 +199,13 @@ def reproduce(
     data, figures = run_sweep(
         models, suite, out, steps=preset.steps, sampler=preset.sampler, grid=preset.grid,
         batch_size=preset.sample_batch, seed=preset.seed, settings=settings,
-        title=TITLES[experiment], theory=theory,
+        title=TITLES[experiment], theory=theory or None,
         cmap="gray" if experiment == "images" else "viridis", progress=progress)
     timings["sweep"] = time.perf_counter() - t0
-    if theory is not None:
-        data["theory"] = {k: {"steps": v[0], "fourier_kl": v[1]}
-                          for k, v in theory["fourier_kl"].items()}
+    if theory:
+        data["theory"] = _theory_json(theory)
+    if "spectrum" in theory:
+        notes.append(_twin_note(theory["spectrum"], twin_noise_level, data))
     data["timings"] = timings
     from .results import write_sweep
 
