@@ -8,6 +8,8 @@ command), sweeps the number of sampler steps and writes ``DIR/report.md`` with
 
 - gaussian: Gaussian fields with spectrum |ω|^-2, next to the exact-score KL of the theory.
 - phi4: critical φ⁴ at L = 32 (64 with --full).
+- gaussian and phi4 also draw the spectrum error of the data's Gaussian twin (same power
+  spectrum) sampled with its exact scores: the discretization error alone.
 - images: Fashion-MNIST at 32x32 from /usr/share/datasets/fashion-mnist (Debian package
   dataset-fashion-mnist), or any image folder / IDX / .npz with --data.
 """
