@@ -9,16 +9,13 @@ import pytest
 from wsgm.data.gaussian import gaussian_fields
 from wsgm.experiments.gaussian_twin import data_spectrum, twin_noise, twin_spectrum_errors
 from wsgm.grids import make_grid
-from wsgm.metrics.spectrum import radial_shells
+from wsgm.metrics.spectrum import radial_average
 from wsgm.spectra import power_spectrum
 from wsgm.theory import em_moments
 
 
 def _radial(spec: np.ndarray) -> np.ndarray:
-    shells = radial_shells(spec.shape).ravel()
-    counts = np.bincount(shells)
-    sums = np.bincount(shells, weights=spec.ravel())
-    return (sums / np.maximum(counts, 1))[1:][counts[1:] > 0]
+    return radial_average(spec)[1]
 
 
 @pytest.mark.parametrize(("grid", "steps"), [("quadratic", 4), ("quadratic", 16),

@@ -26,7 +26,7 @@ import torch
 
 from ..exact_scores import exact_wsgm, stationary_score
 from ..grids import make_grid
-from ..metrics.spectrum import radial_shells
+from ..metrics.spectrum import power_spectrum_2d, radial_average
 from ..models.wsgm import wsgm_sample
 from ..samplers import get_sampler
 from ..sde import OU
@@ -38,23 +38,13 @@ def data_spectrum(fields: np.ndarray) -> np.ndarray:
     """Power spectrum P(k) = <|FFT(φ - mean)|²>/N of one-channel fields (n, [1,] H, W),
     k = 0 included (it holds the variance of the field mean), clipped to > 0."""
     x = np.asarray(fields, dtype=np.float64)
-    x = x.reshape(x.shape[0], *x.shape[-2:])
-    x = x - x.mean()
-    spec = np.zeros(x.shape[-2:])
-    for start in range(0, len(x), 256):
-        spec += (np.abs(np.fft.fft2(x[start:start + 256])) ** 2).sum(axis=0)
-    spec /= len(x) * x.shape[-1] * x.shape[-2]
+    spec = power_spectrum_2d(x - x.mean())
     return np.maximum(spec, 1e-12 * spec.max())
 
 
 def _radial(spec: np.ndarray) -> np.ndarray:
-    """Shell means of a 2-d spectrum, shells 1 .. max (k = 0 excluded, as the metric does)."""
-    shells = radial_shells(spec.shape).ravel()
-    counts = np.bincount(shells)
-    sums = np.bincount(shells, weights=spec.ravel())
-    keep = np.nonzero(counts)[0]
-    keep = keep[keep > 0]
-    return sums[keep] / counts[keep]
+    """Shell means of a 2-d spectrum, k = 0 excluded, as the spectrum error does."""
+    return radial_average(spec)[1]
 
 
 def _error(samples: torch.Tensor, exact_radial: np.ndarray) -> float:

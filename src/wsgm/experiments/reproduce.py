@@ -117,7 +117,8 @@ def _twin_curves(sets: DataSets, preset: Preset, levels: int, wavelet: str,
 
 
 def _twin_note(twin: dict[str, tuple[list[int], list[float]]], noise: float,
-               data: dict[str, Any], factor: float = 2.0) -> str:
+               data: dict[str, Any]) -> str:
+    factor = float(data.get("headline", {}).get("factor", 2.0))
     floor = float(data["models"]["wsgm"]["noise_floor"]["spectrum"])
     reach = {k: steps_to_reach(*twin[k], floor, factor=factor) for k in ("sgm", "wsgm")}
     where = ", ".join(

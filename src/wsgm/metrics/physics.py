@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..errors import WSGMError
-from .spectrum import power_spectrum_2d, radial_shells
+from .spectrum import power_spectrum_2d, radial_average
 
 __all__ = [
     "magnetization",
@@ -106,12 +106,9 @@ def two_point_correlation(
     g = np.fft.ifft2(power_spectrum_2d(arr)).real
     if connected:
         g = g - float(arr.mean()) ** 2
-    shells = radial_shells(g.shape).ravel()
+    r, mean = radial_average(g, include_zero=True)
     r_max = min(g.shape) // 2
-    counts = np.bincount(shells)
-    sums = np.bincount(shells, weights=g.ravel())
-    r = np.arange(r_max + 1)
-    return r.astype(np.float64), sums[: r_max + 1] / counts[: r_max + 1]
+    return r[: r_max + 1], mean[: r_max + 1]
 
 
 def _autocorrelation(series: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import WSGMError
 
-__all__ = ["power_spectrum_2d", "radial_power_spectrum", "radial_shells"]
+__all__ = ["power_spectrum_2d", "radial_power_spectrum", "radial_shells", "radial_average"]
 
 
 def _as_batch(fields: np.ndarray) -> np.ndarray:
@@ -48,6 +48,20 @@ def radial_shells(shape: tuple[int, int]) -> np.ndarray:
     return np.rint(np.hypot(ky[:, None], kx[None, :])).astype(np.int64)
 
 
+def radial_average(
+    values: np.ndarray, *, include_zero: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of a 2-d array in FFT ordering (a spectrum, a correlation) over the integer shells
+    round(|k|): (k, shell means) for the non-empty shells, k = 0 only with ``include_zero``."""
+    shells = radial_shells(values.shape).ravel()
+    counts = np.bincount(shells)
+    sums = np.bincount(shells, weights=values.ravel())
+    k = np.nonzero(counts)[0]
+    if not include_zero:
+        k = k[k > 0]
+    return k.astype(np.float64), sums[k] / counts[k]
+
+
 def radial_power_spectrum(
     fields: np.ndarray, *, include_zero: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -58,13 +72,4 @@ def radial_power_spectrum(
     up to the corner of the Brillouin zone, ⌊√2·L/2⌉ for a square grid; the shells beyond
     L/2 are only partly filled.
     """
-    spec = power_spectrum_2d(fields)
-    shells = radial_shells(spec.shape).ravel()
-    counts = np.bincount(shells)
-    sums = np.bincount(shells, weights=spec.ravel())
-    k = np.nonzero(counts)[0]
-    power = sums[k] / counts[k]
-    if not include_zero:
-        keep = k > 0
-        k, power = k[keep], power[keep]
-    return k.astype(np.float64), power
+    return radial_average(power_spectrum_2d(fields), include_zero=include_zero)

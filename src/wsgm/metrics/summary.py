@@ -28,7 +28,7 @@ import numpy as np
 from ..data.io import FieldData, atomic_write
 from ..errors import WSGMError
 from .physics import binder_cumulant
-from .spectrum import radial_power_spectrum, radial_shells
+from .spectrum import radial_average, radial_power_spectrum
 
 __all__ = ["Reference", "observables", "reference_for", "describe", "plot_summary"]
 
@@ -110,18 +110,8 @@ def observables(fields: np.ndarray, *, chunk: int = 512) -> dict[str, Any]:
     }
 
 
-def _radial_average(p2d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Average a 2-d spectrum over the shells of :func:`radial_power_spectrum` (k > 0)."""
-    shells = radial_shells(p2d.shape).ravel()
-    counts = np.bincount(shells)
-    sums = np.bincount(shells, weights=p2d.ravel())
-    k = np.nonzero(counts)[0]
-    k = k[k > 0]
-    return k.astype(np.float64), sums[k] / counts[k]
-
-
 def _gaussian_reference(label: str, p2d: np.ndarray, notes: list[str]) -> Reference:
-    return Reference(label, _radial_average(p2d), float(p2d.mean()),
+    return Reference(label, radial_average(p2d), float(p2d.mean()),
                      float(p2d.flat[0]) / p2d.size, notes=notes)
 
 
