@@ -15,8 +15,8 @@ from PIL import Image
 
 from wsgm.commands import data as data_cmd
 from wsgm.data.io import load_fields, load_labels
+from wsgm.data.summary import reference_for
 from wsgm.errors import WSGMError
-from wsgm.metrics.summary import reference_for
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -242,7 +242,7 @@ def test_sigint_stops_cleanly_with_a_checkpoint(tmp_path: Path) -> None:
 
 
 def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path: Path) -> None:
-    from wsgm.models.io import recover_dir, swap_in_dir
+    from wsgm.fileio import recover_dir, swap_in_dir
 
     target = tmp_path / "model"
     swap_in_dir(target, lambda d: (d / "a.txt").write_text("old"))

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data.io import atomic_write
 from .errors import WSGMError
+from .fileio import (
+    atomic_write,
+    partial_path,
+    partial_writer,
+    read_partial,
+    remove_dead_temporaries,
+)
 
 __all__ = [
     "batch_seed",
@@ -41,11 +45,6 @@ def batch_seed(seed: int, batch: int) -> int:
     return int(np.random.SeedSequence([seed, batch]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def partial_path(out: str | os.PathLike[str]) -> Path:
-    """``OUT.npz.partial.npz``: where an unfinished job keeps its batches (as φ⁴ data)."""
-    return Path(f"{os.fspath(out)}.partial.npz")
-
-
 def tensor_fingerprint(state: dict[str, Tensor]) -> str:
     """SHA-256 of the names, dtypes, shapes and bytes of ``state`` (identifies the weights)."""
     h = hashlib.sha256()
@@ -57,61 +56,22 @@ def tensor_fingerprint(state: dict[str, Tensor]) -> str:
 
 
 def _read_partial(path: Path, key: dict[str, Any]) -> dict[int, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            saved = json.loads(str(npz["key"]))
-            index = np.asarray(npz["index"], dtype=np.int64)
-            samples = np.asarray(npz["samples"], dtype=np.float32)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
-        raise WSGMError(
-            f"{path} (the finished batches of an interrupted run) is unreadable: {exc}; "
-            "delete it to start over"
-        ) from exc
-    if saved != key:
-        diff = sorted(k for k in set(saved) | set(key) if saved.get(k) != key.get(k))
-        detail = "; ".join(f"{k}: {saved.get(k)!r} -> {key.get(k)!r}" for k in diff)
-        raise WSGMError(
-            f"{path} was written by another sampling command ({detail}); rerun that command "
-            "to finish it, or delete the file to start over"
-        )
+    _, saved = read_partial(path, key, names=("index", "samples"), what="sampling command")
+    index = np.asarray(saved["index"], dtype=np.int64)
+    samples = np.asarray(saved["samples"], dtype=np.float32)
     return {int(b): samples[i] for i, b in enumerate(index)}
 
 
 def _write_partial(path: Path, key: dict[str, Any], done: dict[int, np.ndarray]) -> None:
     index = np.array(sorted(done), dtype=np.int64)
     samples = np.stack([done[int(b)] for b in index]).astype(np.float32, copy=False)
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                allow_pickle=False,
-                key=np.array(json.dumps(key, sort_keys=True)),
-                index=index,
-                samples=samples,
-            )
-
-    atomic_write(path, write)
+    atomic_write(path, partial_writer(key, {"index": index, "samples": samples}))
 
 
 def discard_partial(partial: Path | None) -> None:
     """Remove the partial file of a finished job (if any)."""
     if partial is not None:
         partial.unlink(missing_ok=True)
-
-
-def _remove_dead_temporaries(partial: Path) -> None:
-    """Delete ``.NAME.tmp-PID`` files left by writers killed mid-write (PID not running)."""
-    for tmp in partial.parent.glob(f".{partial.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def run_batches(
@@ -143,8 +103,8 @@ def run_batches(
     key = json.loads(json.dumps({**(key or {}), "n": n, "batch_size": batch_size, "seed": seed}))
     n_batches = -(-n // batch_size)
     done: dict[int, np.ndarray] = {}
-    if partial is not None and rank == 0 and partial.parent.is_dir():
-        _remove_dead_temporaries(partial)
+    if partial is not None and rank == 0:
+        remove_dead_temporaries(partial)
     if partial is not None and partial.exists():
         done = _read_partial(partial, key)
         if any(b >= n_batches or v.shape != (batch_size, *out_shape) for b, v in done.items()):

@@ -193,7 +193,7 @@ def run_images(args: argparse.Namespace) -> int:
 
 def run_inspect(args: argparse.Namespace) -> int:
     from ..data.io import load_fields, load_labels
-    from ..metrics.summary import describe, observables, plot_summary, reference_for
+    from ..data.summary import describe, observables, plot_summary, reference_for
 
     data = load_fields(args.file, allow_nonfinite=True)
     labels = load_labels(args.file)

@@ -7,10 +7,10 @@ A data file is a ``.npz`` holding
 - ``meta``: a JSON string (source, parameters, size, seed, wsgm version, ...);
 - ``labels`` (optional): int64, shape ``(n,)``, one class label per field (image data sets).
 
-Writes are atomic (temporary file, fsync, rename), so a killed writer never leaves a
-half-written file under the final name. :func:`load_fields` always returns the
-channel-explicit layout ``(n, C, *spatial)``. :class:`FieldWriter` writes the same format
-batch by batch, for data sets too large to hold in memory twice.
+Writes are atomic (:func:`wsgm.fileio.atomic_write`: temporary file, fsync, rename), so a
+killed writer never leaves a half-written file under the final name. :func:`load_fields`
+always returns the channel-explicit layout ``(n, C, *spatial)``. :class:`FieldWriter` writes
+the same format batch by batch, for data sets too large to hold in memory twice.
 """
 
 from __future__ import annotations
@@ -28,13 +28,16 @@ import numpy as np
 from .. import __version__
 from ..errors import WSGMError
 
+# fsync_dir is imported only for the callers that still import it (and atomic_write) from
+# here; both belong to wsgm.fileio and are not part of this module's API.
+from ..fileio import atomic_write, fsync_dir  # noqa: F401
+
 __all__ = [
     "FieldData",
     "FieldWriter",
     "save_fields",
     "load_fields",
     "load_labels",
-    "atomic_write",
     "check_finite",
 ]
 
@@ -53,39 +56,6 @@ class FieldData:
     @property
     def spatial(self) -> tuple[int, ...]:
         return tuple(int(s) for s in self.fields.shape[2:])
-
-
-def atomic_write(path: str | os.PathLike[str], write: Any) -> Path:
-    """Call ``write(tmp_path)`` then fsync and atomically rename ``tmp_path`` to ``path``.
-
-    The previous file at ``path`` (if any) survives any failure before the rename.
-    """
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
-        raise WSGMError(f"output folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise WSGMError(f"output folder {parent} is not writable")
-    tmp = parent / f".{path.name}.tmp-{os.getpid()}"
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    fsync_dir(parent)
-    return path
-
-
-def fsync_dir(directory: str | os.PathLike[str]) -> None:
-    """Flush a directory's entries (new, renamed, removed names) to disk."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def check_finite(fields: np.ndarray, *, what: str = "fields") -> None:

@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 import os
 import time
-import zipfile
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import WSGMError
+from ..fileio import atomic_write, check_partial_key, partial_path, partial_writer, read_partial
 from . import phi4_kernels as K
-from .io import FieldData, atomic_write, load_fields, save_fields
+from .io import FieldData, load_fields, save_fields
 from .phi4 import (
     DEFAULT_BETA_C,
     DEFAULT_LAM,
@@ -47,9 +48,8 @@ from .phi4 import (
 __all__ = ["write_phi4", "merge_phi4", "partial_path"]
 
 
-def partial_path(path: str | os.PathLike[str]) -> Path:
-    """Where an unfinished run keeps its configurations and chain states: ``FILE.partial.npz``."""
-    return Path(f"{os.fspath(path)}.partial.npz")
+_STATE_NAMES = tuple(f.name for f in fields(ChainState))  # the names of ChainState.arrays()
+_PARTIAL_WHAT = "`wsgm data phi4` command"
 
 
 def _write_partial(
@@ -60,34 +60,18 @@ def _write_partial(
     done: np.ndarray,
     obs: np.ndarray,
 ) -> None:
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            arrays: dict[str, Any] = {
-                "key": np.array(json.dumps(key, sort_keys=True)),
-                "pilot": np.array(json.dumps(pilot, sort_keys=True)),
-                "done": done,
-                "obs": obs,
-                **state.arrays(),
-            }
-            np.savez(fh, **arrays)
-
-    atomic_write(path, write)
+    contents = {"pilot": pilot, "done": done, "obs": obs, **state.arrays()}
+    atomic_write(path, partial_writer(key, contents))
 
 
 def _read_partial(
     path: Path,
 ) -> tuple[dict[str, Any], dict[str, Any], ChainState, np.ndarray, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            key = json.loads(str(z["key"]))
-            pilot = json.loads(str(z["pilot"]))
-            state = ChainState.from_arrays(z)
-            done, obs = np.array(z["done"]), np.array(z["obs"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise WSGMError(
-            f"the unfinished-run file {path} is unreadable ({exc}); delete it to start over"
-        ) from exc
-    return key, pilot, state, done, obs
+    key, saved = read_partial(
+        path, None, names=("pilot", "done", "obs", *_STATE_NAMES), what=_PARTIAL_WHAT
+    )
+    state = ChainState.from_arrays(saved)
+    return key, saved["pilot"], state, np.asarray(saved["done"]), np.asarray(saved["obs"])
 
 
 def write_phi4(
@@ -142,12 +126,7 @@ def write_phi4(
     _set_threads(workers)
     if saved is not None:
         old_key, pilot, state, done, obs = saved
-        if old_key != key:
-            diff = sorted(k for k in set(key) | set(old_key) if key.get(k) != old_key.get(k))
-            raise WSGMError(
-                f"{part} belongs to a run with different options ({', '.join(diff)}); rerun "
-                f"the same command to resume it, or delete it to start over"
-            )
+        check_partial_key(part, old_key, key, what=_PARTIAL_WHAT)
     else:
         state = init_chains(params, chains, seed_sequence(seed, shard))
         thermalize(state, params, config)

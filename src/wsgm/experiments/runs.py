@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import WSGMError
+from ..fileio import read_json
 from ..models.base import ScoreModel
 from ..models.io import load_model
 
@@ -29,9 +30,9 @@ def training_progress(run_dir: str | os.PathLike[str]) -> tuple[dict[str, int], 
     if not state.exists():
         return None
     try:
-        steps = {k: int(v) for k, v in json.loads(state.read_text())["steps"].items()}
-        target = int(json.loads(cfg.read_text())["train"]["steps"]) if cfg.exists() else 0
-    except (OSError, ValueError, KeyError, TypeError):
+        steps = {k: int(v) for k, v in read_json(state)["steps"].items()}
+        target = int(read_json(cfg)["train"]["steps"]) if cfg.exists() else 0
+    except (WSGMError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return steps, target
 

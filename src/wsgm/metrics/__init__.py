@@ -5,7 +5,6 @@
   cumulant, φ⁴ energy, two-point correlation, integrated autocorrelation time.
 - :mod:`wsgm.metrics.distances`: distances between two sets of fields (spectrum error,
   Wasserstein-1 of marginals and magnetizations) and their data-vs-data noise floors.
-- :mod:`wsgm.metrics.summary`: the observables ``wsgm data inspect`` prints and plots.
 - :mod:`wsgm.metrics.frechet`, :mod:`~wsgm.metrics.inception`,
   :mod:`~wsgm.metrics.classifier`, :mod:`~wsgm.metrics.swd`: image metrics (FID/KID with the
   FID Inception network, Fréchet distance in a wsgm-trained classifier's features, sliced
@@ -13,5 +12,6 @@
   them all with their noise floors.
 
 Fields are numpy arrays of shape (n, L, L) or (n, C, L, L); nothing here is re-exported,
-import the submodule you need.
+import the submodule you need. Nothing here imports :mod:`wsgm.data` (data sets use metrics,
+not the reverse): what ``wsgm data inspect`` shows of a data file is :mod:`wsgm.data.summary`.
 """

@@ -21,7 +21,6 @@ accuracy), written atomically next to a data set or in a cache folder the caller
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -34,8 +33,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..data.io import atomic_write
 from ..errors import WSGMError
+from ..fileio import atomic_write, read_json, write_json_atomic
 
 __all__ = [
     "ClassifierConfig",
@@ -82,10 +81,15 @@ class Classifier(nn.Module):
         self.config = config
         w = config.width
         self.body = nn.Sequential(
-            _stage(config.in_channels, w), nn.MaxPool2d(2),
-            _stage(w, 2 * w), nn.MaxPool2d(2),
-            _stage(2 * w, 4 * w), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
-            nn.Linear(4 * w * 16, config.feature_dim), nn.ReLU(),
+            _stage(config.in_channels, w),
+            nn.MaxPool2d(2),
+            _stage(w, 2 * w),
+            nn.MaxPool2d(2),
+            _stage(2 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(4 * w * 16, config.feature_dim),
+            nn.ReLU(),
         )
         self.head = nn.Linear(config.feature_dim, config.num_classes)
 
@@ -121,9 +125,16 @@ def _device_of(model: nn.Module) -> torch.device:
 
 
 def train_classifier(
-    images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, *, epochs: int = 2,
-    generator: torch.Generator, batch_size: int = 128, lr: float = 2e-3, width: int = 16,
-    feature_dim: int = 128, num_classes: int | None = None,
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    *,
+    epochs: int = 2,
+    generator: torch.Generator,
+    batch_size: int = 128,
+    lr: float = 2e-3,
+    width: int = 16,
+    feature_dim: int = 128,
+    num_classes: int | None = None,
     device: torch.device | str | None = None,
 ) -> Classifier:
     """Train a :class:`Classifier` on images ``(n, C, S, S)`` in [−1, 1] and integer labels.
@@ -156,7 +167,7 @@ def train_classifier(
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=generator)
         for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             loss = F.cross_entropy(model(x[idx].to(dev)), y[idx].to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -165,8 +176,9 @@ def train_classifier(
     return model.eval()
 
 
-def _batched(model: Classifier, images: np.ndarray | torch.Tensor, batch_size: int,
-             fn: str) -> torch.Tensor:
+def _batched(
+    model: Classifier, images: np.ndarray | torch.Tensor, batch_size: int, fn: str
+) -> torch.Tensor:
     x = _check_images(images, "images")
     cfg = model.config
     if tuple(x.shape[1:]) != (cfg.in_channels, cfg.image_size, cfg.image_size):
@@ -180,7 +192,7 @@ def _batched(model: Classifier, images: np.ndarray | torch.Tensor, batch_size: i
     out = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
-            batch = x[start:start + batch_size].to(dev)
+            batch = x[start : start + batch_size].to(dev)
             out.append(model.features(batch) if fn == "features" else model(batch))
     model.train(was_training)
     return torch.cat(out)
@@ -194,8 +206,11 @@ def classifier_features(
 
 
 def classifier_accuracy(
-    model: Classifier, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
-    *, batch_size: int = 256,
+    model: Classifier,
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    *,
+    batch_size: int = 256,
 ) -> float:
     """Fraction of ``images`` whose arg-max logit is the label."""
     logits = _batched(model, images, batch_size, "logits")
@@ -209,7 +224,10 @@ def _paths(folder: str | os.PathLike[str], name: str) -> tuple[Path, Path]:
 
 
 def save_classifier(
-    model: Classifier, folder: str | os.PathLike[str], *, name: str = "classifier",
+    model: Classifier,
+    folder: str | os.PathLike[str],
+    *,
+    name: str = "classifier",
     info: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``folder/<name>.safetensors`` and ``folder/<name>.json`` (config + ``info``)."""
@@ -217,13 +235,14 @@ def save_classifier(
     weights.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write(weights, lambda tmp: save_file(tensors, str(tmp)))
-    text = json.dumps({"config": asdict(model.config), "info": info or {}}, indent=2)
-    atomic_write(meta, lambda tmp: Path(tmp).write_text(text + "\n"))
+    write_json_atomic(meta, {"config": asdict(model.config), "info": info or {}})
     return weights
 
 
 def load_classifier(
-    folder: str | os.PathLike[str], *, name: str = "classifier",
+    folder: str | os.PathLike[str],
+    *,
+    name: str = "classifier",
     device: torch.device | str | None = None,
 ) -> tuple[Classifier, dict[str, Any]]:
     """Load a classifier written by :func:`save_classifier`: (model in eval mode, info)."""
@@ -233,11 +252,11 @@ def load_classifier(
             f"no classifier in {folder} (need {weights.name} and {meta.name}); train one with "
             "wsgm.metrics.classifier.train_classifier and save_classifier"
         )
+    doc = read_json(meta, what="classifier config")
     try:
-        doc = json.loads(meta.read_text())
         known = {f.name for f in fields(ClassifierConfig)}
         config = ClassifierConfig(**{k: v for k, v in doc["config"].items() if k in known})
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise WSGMError(f"{meta} is not a classifier config ({type(exc).__name__})") from None
     try:
         state = load_file(str(weights))
@@ -254,10 +273,15 @@ def load_classifier(
 
 
 def classifier_for(
-    images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor, *,
-    cache_dir: str | os.PathLike[str], generator: torch.Generator, epochs: int = 2,
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    *,
+    cache_dir: str | os.PathLike[str],
+    generator: torch.Generator,
+    epochs: int = 2,
     test_images: np.ndarray | torch.Tensor | None = None,
-    test_labels: np.ndarray | torch.Tensor | None = None, name: str = "classifier",
+    test_labels: np.ndarray | torch.Tensor | None = None,
+    name: str = "classifier",
     device: torch.device | str | None = None,
 ) -> tuple[Classifier, dict[str, Any]]:
     """The classifier cached in ``cache_dir``, or a new one trained and saved there.
@@ -271,9 +295,11 @@ def classifier_for(
     if weights.is_file():
         cached, cached_info = load_classifier(cache_dir, name=name, device=device)
         cfg = cached.config
-        if ((cfg.in_channels, cfg.image_size) == (int(x.shape[1]), int(x.shape[-1]))
-                and cached_info.get("epochs") == epochs
-                and cached_info.get("train_count") == len(x)):
+        if (
+            (cfg.in_channels, cfg.image_size) == (int(x.shape[1]), int(x.shape[-1]))
+            and cached_info.get("epochs") == epochs
+            and cached_info.get("train_count") == len(x)
+        ):
             return cached, cached_info
     model = train_classifier(x, labels, epochs=epochs, generator=generator, device=device)
     info: dict[str, Any] = {"epochs": epochs, "train_count": len(x)}

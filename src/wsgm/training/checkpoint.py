@@ -7,7 +7,7 @@ directory holds
 - ``train_state.json``: optimizer steps per network, AdamW param groups, the run config and
   the SHA-256 of every other file (damage after the write is detected on loading).
 
-The whole directory is swapped in atomically (:func:`wsgm.models.io.swap_in_dir`), so the
+The whole directory is swapped in atomically (:func:`wsgm.fileio.swap_in_dir`), so the
 model and its training state always match, and a crash leaves the previous checkpoint.
 The checkpoint before the latest is kept as ``RUN/model.previous/`` (hard links: no extra
 space until the next checkpoint); if ``model/`` is found damaged on resume, the training
@@ -30,19 +30,15 @@ from typing import Any
 
 from torch import Tensor
 
-from ..data.io import fsync_dir
 from ..errors import WSGMError
+from ..fileio import fsync_dir, read_json, recover_dir, swap_in_dir, write_json_atomic
 from ..models.base import ScoreModel
 from ..models.config import ModelConfig
 from ..models.io import (
     build_model,
     load_tensors,
     mismatch_summary,
-    read_json,
-    recover_dir,
     save_tensors,
-    swap_in_dir,
-    write_json,
     write_model_files,
 )
 from ..models.normalization import NormalizationStats
@@ -60,6 +56,7 @@ __all__ = [
 
 STATE_VERSION = 1
 PREVIOUS = "model.previous"  # the checkpoint before the latest, used if the latest is damaged
+_STATE = "training state"  # what read_json calls train_state.json in its messages
 
 
 @dataclass
@@ -106,12 +103,14 @@ def saved_run_config(run_dir: Path) -> dict[str, Any]:
     """The run config saved with the checkpoint (the previous one's if ``model/`` is damaged)."""
     d = run_dir / "model"
     try:
-        return with_legacy_defaults(read_json(d / "train_state.json").get("run_config", {}))
+        return with_legacy_defaults(
+            read_json(d / "train_state.json", what=_STATE).get("run_config", {})
+        )
     except WSGMError as exc:
         if (run_dir / PREVIOUS / "train_state.json").exists():
             with contextlib.suppress(WSGMError):
                 return with_legacy_defaults(
-                    read_json(run_dir / PREVIOUS / "train_state.json")["run_config"]
+                    read_json(run_dir / PREVIOUS / "train_state.json", what=_STATE)["run_config"]
                 )
         raise WSGMError(f"{exc}; {_advice(d)}") from exc
 
@@ -209,7 +208,7 @@ def save_checkpoint(
     def fill(d: Path) -> None:
         write_model_files(d, model, ema=ema, train_config=run_config)
         save_tensors(d / "optimizer.safetensors", tensors)
-        write_json(
+        write_json_atomic(
             d / "train_state.json",
             {
                 "version": STATE_VERSION,
@@ -239,7 +238,7 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
 
 
 def _load_checkpoint(d: Path) -> Checkpoint:
-    state = read_json(d / "train_state.json")
+    state = read_json(d / "train_state.json", what=_STATE)
     version = state.get("version", 0)
     if not isinstance(version, int) or version != STATE_VERSION:
         newer = isinstance(version, int) and version > STATE_VERSION
@@ -252,7 +251,7 @@ def _load_checkpoint(d: Path) -> Checkpoint:
             raise WSGMError(f"{d / name} is missing: the checkpoint is incomplete")
         if _sha256(d / name) != digest:
             raise WSGMError(f"{d / name} is corrupt (its SHA-256 differs from the one saved)")
-    meta = read_json(d / "config.json")
+    meta = read_json(d / "config.json", what="model config")
     tensors = load_tensors(d / "optimizer.safetensors")
     optimizers: dict[str, dict[str, Any]] = {}
     for net, groups in state["param_groups"].items():

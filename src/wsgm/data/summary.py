@@ -7,8 +7,8 @@ radial power spectrum (:mod:`wsgm.metrics.physics`, :mod:`wsgm.metrics.spectrum`
 known exactly:
 
 - Gaussian fields (``wsgm data gaussian``): the power spectrum P(η, ξ) of
-  :func:`wsgm.spectra.power_spectrum` averaged over the same radial shells, a N(0, mean P)
-  marginal and a N(0, P₀/V) magnetization (:mod:`wsgm.data.gaussian`);
+  :func:`wsgm.gaussian.spectra.power_spectrum` averaged over the same radial shells, a
+  N(0, mean P) marginal and a N(0, P₀/V) magnetization (:mod:`wsgm.data.gaussian`);
 - φ⁴ at λ = 0 (the free field): the lattice propagator 1/(2 − 2β Σ_μ cos k_μ), with the
   Gaussian marginal and magnetization laws it implies;
 - φ⁴ at λ > 0: the critical slope P(k) ∝ k^−(2−η), η = 1/4, drawn as a guide through the
@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from ..data.io import FieldData, atomic_write
 from ..errors import WSGMError
-from .physics import binder_cumulant
-from .spectrum import radial_average, radial_power_spectrum
+from ..fileio import atomic_write
+from ..metrics.physics import binder_cumulant
+from ..metrics.spectrum import radial_average, radial_power_spectrum
+from .io import FieldData
 
 __all__ = ["Reference", "observables", "reference_for", "describe", "plot_summary"]
 
@@ -53,8 +54,13 @@ def _finite_samples(fields: np.ndarray, chunk: int = 512) -> np.ndarray:
     arr = np.asarray(fields)
     if arr.ndim == 3:
         arr = arr[:, None]
-    keep = np.concatenate([np.isfinite(arr[s:s + chunk].reshape(len(arr[s:s + chunk]), -1))
-                           .all(axis=1) for s in range(0, len(arr), chunk)] or [np.ones(0, bool)])
+    keep = np.concatenate(
+        [
+            np.isfinite(arr[s : s + chunk].reshape(len(arr[s : s + chunk]), -1)).all(axis=1)
+            for s in range(0, len(arr), chunk)
+        ]
+        or [np.ones(0, bool)]
+    )
     return arr if keep.all() else arr[keep]
 
 
@@ -78,7 +84,7 @@ def observables(fields: np.ndarray, *, chunk: int = 512) -> dict[str, Any]:
     k = power = None
     total = mean = m2_sum = 0.0  # running count, mean and Σ(x − mean)² (Chan et al. merge)
     for start in range(0, len(x), chunk):
-        part = x[start:start + chunk]
+        part = x[start : start + chunk]
         k, p = radial_power_spectrum(part)
         power = p * len(part) if power is None else power + p * len(part)
         c = part.astype(np.float64)
@@ -111,8 +117,9 @@ def observables(fields: np.ndarray, *, chunk: int = 512) -> dict[str, Any]:
 
 
 def _gaussian_reference(label: str, p2d: np.ndarray, notes: list[str]) -> Reference:
-    return Reference(label, radial_average(p2d), float(p2d.mean()),
-                     float(p2d.flat[0]) / p2d.size, notes=notes)
+    return Reference(
+        label, radial_average(p2d), float(p2d.mean()), float(p2d.flat[0]) / p2d.size, notes=notes
+    )
 
 
 def reference_for(meta: dict[str, Any], spatial: tuple[int, ...]) -> Reference | None:
@@ -122,45 +129,64 @@ def reference_for(meta: dict[str, Any], spatial: tuple[int, ...]) -> Reference |
     size = spatial[0]
     source = meta.get("source")
     if source == "gaussian" and "eta" in meta:
-        from ..spectra import power_spectrum
+        from ..gaussian.spectra import power_spectrum
 
         eta, xi = float(meta["eta"]), float(meta.get("xi", 0.0))
         p2d = power_spectrum(size, eta=eta, xi=xi)
-        return _gaussian_reference(f"theory: η={eta:g}, ξ={xi:g}", p2d,
-                                   [f"Gaussian field, exact spectrum P(η={eta:g}, ξ={xi:g})"])
+        return _gaussian_reference(
+            f"theory: η={eta:g}, ξ={xi:g}",
+            p2d,
+            [f"Gaussian field, exact spectrum P(η={eta:g}, ξ={xi:g})"],
+        )
     if source == "phi4":
         params = meta.get("params", {})
         beta, lam = params.get("beta"), params.get("lam")
         if lam == 0 and beta is not None:
-            from ..data.phi4 import free_field_propagator
+            from .phi4 import free_field_propagator
 
             p2d = free_field_propagator(size, float(beta))
-            return _gaussian_reference(f"free field β={beta:g}", p2d,
-                                       ["λ = 0: free field, exact lattice propagator"])
-        return Reference("k^-(2-η), η=1/4", slope=-(2 - ISING_ETA), notes=[
-            f"at the critical point U₄ ≈ {ISING_U4} (2-d Ising class) and P(k) ∝ k^-7/4"])
+            return _gaussian_reference(
+                f"free field β={beta:g}", p2d, ["λ = 0: free field, exact lattice propagator"]
+            )
+        return Reference(
+            "k^-(2-η), η=1/4",
+            slope=-(2 - ISING_ETA),
+            notes=[f"at the critical point U₄ ≈ {ISING_U4} (2-d Ising class) and P(k) ∝ k^-7/4"],
+        )
     return None
 
 
-def describe(data: FieldData, path: str | os.PathLike[str], obs: dict[str, Any],
-             labels: np.ndarray | None = None) -> str:
+def describe(
+    data: FieldData,
+    path: str | os.PathLike[str],
+    obs: dict[str, Any],
+    labels: np.ndarray | None = None,
+) -> str:
     """A few lines saying what the file holds (shape, meta, value statistics)."""
     f = data.fields
     size_mb = f.nbytes / 2**20
-    lines = [f"{path}: {f.shape[0]} fields of {' x '.join(map(str, f.shape[1:]))} "
-             f"(n, C, *spatial), {f.dtype}, {size_mb:.1f} MiB"]
+    lines = [
+        f"{path}: {f.shape[0]} fields of {' x '.join(map(str, f.shape[1:]))} "
+        f"(n, C, *spatial), {f.dtype}, {size_mb:.1f} MiB"
+    ]
     for key, value in sorted(data.meta.items()):
         text = repr(value) if not isinstance(value, dict | list) else _short(value)
         lines.append(f"  {key}: {text}")
     if labels is not None:
         classes, counts = np.unique(labels, return_counts=True)
-        lines.append(f"  labels: {len(labels)} in {len(classes)} classes "
-                     f"(counts {dict(zip(classes.tolist(), counts.tolist(), strict=True))})")
-    lines.append(f"values: mean {obs['mean']:.4g}, variance {obs['variance']:.4g}, "
-                 f"min {obs['min']:.4g}, max {obs['max']:.4g}")
+        lines.append(
+            f"  labels: {len(labels)} in {len(classes)} classes "
+            f"(counts {dict(zip(classes.tolist(), counts.tolist(), strict=True))})"
+        )
+    lines.append(
+        f"values: mean {obs['mean']:.4g}, variance {obs['variance']:.4g}, "
+        f"min {obs['min']:.4g}, max {obs['max']:.4g}"
+    )
     u4 = "undefined" if obs["binder_u4"] is None else f"{obs['binder_u4']:.4f}"
-    lines.append(f"magnetization: <|m|> {obs['mean_abs_m']:.4g}, <m^2> {obs['mean_m2']:.4g}, "
-                 f"chi {obs['susceptibility']:.4g}, Binder U4 {u4}")
+    lines.append(
+        f"magnetization: <|m|> {obs['mean_abs_m']:.4g}, <m^2> {obs['mean_m2']:.4g}, "
+        f"chi {obs['susceptibility']:.4g}, Binder U4 {u4}"
+    )
     if obs["nonfinite_samples"]:
         lines.append(f"WARNING: {obs['nonfinite_samples']} samples hold NaN/Inf (left out)")
     return "\n".join(lines)
@@ -170,12 +196,16 @@ def _short(value: Any, limit: int = 100) -> str:
     import json
 
     text = json.dumps(value, default=str)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def plot_summary(
-    data: FieldData, out: str | os.PathLike[str], *, obs: dict[str, Any] | None = None,
-    reference: Reference | None = None, examples: int = 6,
+    data: FieldData,
+    out: str | os.PathLike[str],
+    *,
+    obs: dict[str, Any] | None = None,
+    reference: Reference | None = None,
+    examples: int = 6,
 ) -> Path:
     """Write a PNG: example fields on top; radial spectrum, value and m histograms below."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -191,7 +221,7 @@ def plot_summary(
     shown = min(examples, 6, len(x))
     is_image = data.meta.get("value_range") == [-1.0, 1.0]
     for i in range(shown):
-        ax = fig.add_subplot(grid[0, i] if shown > 3 else grid[0, 2 * i:2 * i + 2])
+        ax = fig.add_subplot(grid[0, i] if shown > 3 else grid[0, 2 * i : 2 * i + 2])
         _show_field(ax, x[i], is_image)
     k = np.asarray(obs["radial_power_spectrum"]["k"])
     p = np.asarray(obs["radial_power_spectrum"]["power"])
@@ -223,8 +253,11 @@ def plot_summary(
     u4 = "U₄ undefined" if obs["binder_u4"] is None else f"U₄ = {obs['binder_u4']:.3f}"
     ax.set(xlabel="m (field mean)", ylabel="density", title=f"magnetization, {u4}")
     ax.legend(fontsize=8)
-    fig.suptitle(f"{Path(str(data.meta.get('path', ''))).name or data.meta.get('source', '')}"
-                 f"  n={len(x)}, shape {tuple(x.shape[1:])}", fontsize=10)
+    fig.suptitle(
+        f"{Path(str(data.meta.get('path', ''))).name or data.meta.get('source', '')}"
+        f"  n={len(x)}, shape {tuple(x.shape[1:])}",
+        fontsize=10,
+    )
     return atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
 
 
@@ -246,4 +279,4 @@ def _gauss_curve(ax: Any, sample: np.ndarray, var: float | None, label: str) -> 
     if var is None or not var > 0:
         return
     t = np.linspace(float(sample.min()), float(sample.max()), 300)
-    ax.plot(t, np.exp(-t**2 / (2 * var)) / math.sqrt(2 * math.pi * var), "k--", label=label)
+    ax.plot(t, np.exp(-(t**2) / (2 * var)) / math.sqrt(2 * math.pi * var), "k--", label=label)
