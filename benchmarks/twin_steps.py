@@ -30,7 +30,7 @@ import torch
 
 from wsgm.data.io import atomic_write
 from wsgm.experiments.gaussian_twin import twin_noise, twin_spectrum_errors
-from wsgm.spectra import power_spectrum
+from wsgm.gaussian.spectra import power_spectrum
 
 
 def steps_staying_within(steps: list[int], errors: list[float], target: float) -> int | None:

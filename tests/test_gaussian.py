@@ -18,7 +18,7 @@ from wsgm.data.gaussian import (
     pixel_variance,
 )
 from wsgm.errors import WSGMError
-from wsgm.spectra import power_spectrum
+from wsgm.gaussian.spectra import power_spectrum
 
 
 def _independent_modes(size: int) -> tuple[np.ndarray, np.ndarray]:

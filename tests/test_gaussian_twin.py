@@ -1,5 +1,5 @@
 """The Gaussian twin's exact-score spectrum errors against the closed-form Euler–Maruyama
-moments of :mod:`wsgm.theory` and against exact draws."""
+moments of :mod:`wsgm.gaussian.theory` and against exact draws."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 
 from wsgm.data.gaussian import gaussian_fields
 from wsgm.experiments.gaussian_twin import data_spectrum, twin_noise, twin_spectrum_errors
+from wsgm.gaussian.spectra import power_spectrum
+from wsgm.gaussian.theory import em_moments
 from wsgm.grids import make_grid
 from wsgm.metrics.spectrum import radial_average
-from wsgm.spectra import power_spectrum
-from wsgm.theory import em_moments
 
 
 def _radial(spec: np.ndarray) -> np.ndarray:

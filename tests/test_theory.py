@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from wsgm import grids, theory
+from wsgm import grids
 from wsgm.cli import main
 from wsgm.errors import WSGMError
-from wsgm.spectra import power_spectrum
-from wsgm.wavelet_spectra import cross_spectrum
+from wsgm.gaussian import theory
+from wsgm.gaussian.cross_spectra import cross_spectrum
+from wsgm.gaussian.spectra import power_spectrum
 from wsgm.wavelets import dwt
 
 
@@ -140,7 +141,7 @@ def test_monte_carlo_detects_a_wrong_sampler() -> None:
     ],
 )
 def test_bad_input(kwargs: dict, match: str) -> None:
-    from wsgm.commands.theory import compute
+    from wsgm.gaussian.report import compute
 
     base = dict(
         sizes=[16],

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from wsgm import grids, theory
-from wsgm.exact_scores import exact_wsgm
+from wsgm import grids
+from wsgm.gaussian import theory
+from wsgm.gaussian.scores import exact_wsgm
+from wsgm.gaussian.spectra import power_spectrum
 from wsgm.models.normalization import NormalizationStats
 from wsgm.models.wsgm import wsgm_sample
-from wsgm.spectra import power_spectrum
 
 SIZE = 8
 
@@ -60,7 +61,9 @@ def test_exact_scores_reproduce_theory(wavelet: str, levels: int, steps: int) ->
     WAVELET[0] = wavelet
     spec = power_spectrum(SIZE, eta=2.0, xi=0.0)
     exact = exact_wsgm(spec, levels, wavelet=wavelet)
-    samples = _sample(exact, exact.stats(), levels, steps, 20_000)
+    samples = _sample(
+        exact, NormalizationStats.from_tensors(exact.stats_tensors()), levels, steps, 20_000
+    )
     measured = _kl_to_fitted_gaussian(samples, _target_cov(spec))
     expected = theory.wsgm_kl_per_pixel(SIZE, steps, levels=levels, wavelet=wavelet)
     # Fitting a 64x64 covariance to 20k samples biases the KL by ~d/(4n) ~ 1e-3 per pixel.
@@ -71,7 +74,7 @@ def test_wrong_normalization_is_detected() -> None:
     WAVELET[0] = "haar"
     spec = power_spectrum(SIZE, eta=2.0, xi=0.0)
     exact = exact_wsgm(spec, 2)
-    good = exact.stats()
+    good = NormalizationStats.from_tensors(exact.stats_tensors())
     bad = NormalizationStats(good.low_mean, good.low_std, good.detail_mean, good.detail_std * 1.5)
     cov = _target_cov(spec)
     kl_good = _kl_to_fitted_gaussian(_sample(exact, good, 2, 32, 10_000), cov)

@@ -2,8 +2,8 @@
 
 A stationary Gaussian field on a periodic L^d grid has a circulant covariance Σ, diagonal
 in the unitary Fourier basis F: Σ = F* diag(P) F with P the power spectrum
-(:func:`wsgm.spectra.power_spectrum`, DESIGN.md §3-4). Filtering real white noise Z by √P in
-Fourier,
+(:func:`wsgm.gaussian.spectra.power_spectrum`, docs/design.md §3.1, §5.2). Filtering real white noise
+Z by √P in Fourier,
 
     X = F* diag(√P) F Z,
 
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import WSGMError
-from ..spectra import check_spectrum_params, power_spectrum
+from ..gaussian.spectra import check_spectrum_params, power_spectrum
 
 __all__ = [
     "color_noise",

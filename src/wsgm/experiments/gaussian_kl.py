@@ -1,8 +1,8 @@
 """KL per pixel of Gaussian-field samples, measured and predicted by the exact theory.
 
-For a stationary Gaussian target with power spectrum P (:func:`wsgm.spectra.power_spectrum`,
-the law of :mod:`wsgm.data.gaussian`), a model that is Gaussian and stationary has a
-diagonal covariance v(ω) in Fourier, and
+For a stationary Gaussian target with power spectrum P
+(:func:`wsgm.gaussian.spectra.power_spectrum`, the law of :mod:`wsgm.data.gaussian`), a
+model that is Gaussian and stationary has a diagonal covariance v(ω) in Fourier, and
 
     KL(target ‖ model) / L² = mean over ω of ½ (P/v − 1 + log(v/P)).
 
@@ -10,7 +10,7 @@ diagonal covariance v(ω) in Fourier, and
 FFT); this ignores the samples' non-Gaussianity and cross-frequency correlations, and has a
 small finite-sample bias, which the noise floor (the same estimate on reference fields)
 shows. :func:`theory_curves` gives the KL that SGM and WSGM would reach with exact scores
-(:mod:`wsgm.theory`), with the models' own normalizations: the SGM works on data divided by
+(:mod:`wsgm.gaussian.theory`), with the models' own normalizations: the SGM works on data divided by
 their pixel standard deviation, the WSGM on per-band normalized wavelet coefficients.
 """
 
@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..gaussian.spectra import power_spectrum
+from ..gaussian.theory import em_moments, gaussian_kl, wsgm_kl_per_pixel
 from ..grids import make_grid
-from ..spectra import power_spectrum
-from ..theory import em_moments, gaussian_kl, wsgm_kl_per_pixel
 
 __all__ = ["fourier_kl", "fourier_kl_metric", "sgm_theory_kl", "theory_curves"]
 

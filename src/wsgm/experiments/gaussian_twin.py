@@ -1,7 +1,7 @@
 """Exact-score reference curves for a field sweep: the data's Gaussian twin.
 
 The stationary Gaussian field with the same power spectrum as the training data (its
-*Gaussian twin*) has exact scores in closed form (:mod:`wsgm.exact_scores`), for the SGM and
+*Gaussian twin*) has exact scores in closed form (:mod:`wsgm.gaussian.scores`), for the SGM and
 for every WSGM scale, with the models' own normalizations (the SGM on the field divided by
 its pixel standard deviation, the WSGM on per-band normalized wavelet coefficients).
 Sampling the twin with the sweep's sampler and time grid, with no network at all, gives the
@@ -24,9 +24,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from ..exact_scores import exact_wsgm, stationary_score
+from ..gaussian.scores import exact_wsgm, stationary_score
 from ..grids import make_grid
 from ..metrics.spectrum import power_spectrum_2d, radial_average
+from ..models.normalization import NormalizationStats
 from ..models.wsgm import wsgm_sample
 from ..samplers import get_sampler
 from ..sde import OU
@@ -91,7 +92,7 @@ def twin_spectrum_errors(
     var = float(spec.mean())  # pixel variance (Parseval): the SGM's normalization
     sgm_score = stationary_score(torch.as_tensor(spec / var, device=dev))
     ex = exact_wsgm(spec, levels, wavelet=wavelet)
-    stats = ex.stats()
+    stats = NormalizationStats.from_tensors(ex.stats_tensors())
     xs = [int(v) for v in steps]
     out: dict[str, tuple[list[int], list[float]]] = {"sgm": (xs, []), "wsgm": (xs, [])}
     h, w = spec.shape

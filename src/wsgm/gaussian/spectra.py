@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .errors import WSGMError
+from ..errors import WSGMError
 
 __all__ = ["frequencies", "power_spectrum", "check_spectrum_params"]
 

@@ -38,11 +38,14 @@ import numba
 import numpy as np
 import torch
 
-from . import grids as grids_mod
-from .errors import WSGMError
+from .. import grids as grids_mod
+from ..errors import WSGMError
+from ..samplers import get_sampler
+from ..sde import OU
+from ..wavelets import check_levels, orthogonal_filters
+from .cross_spectra import conditional_spectra
+from .scores import stationary_score
 from .spectra import check_spectrum_params, power_spectrum
-from .wavelet_spectra import conditional_spectra
-from .wavelets import check_levels, orthogonal_filters
 
 __all__ = [
     "em_moments",
@@ -335,10 +338,6 @@ def monte_carlo_sgm_kl(
     mean |F x(k)|²/L². The plug-in KL is bias-corrected and its standard error estimated by
     a grouped jackknife over ``groups`` groups of samples. Returns (kl, standard error).
     """
-    from .exact_scores import stationary_score
-    from .samplers import get_sampler
-    from .sde import OU
-
     if n_samples < 2 * groups:
         raise WSGMError(f"n_samples must be at least 2*groups={2 * groups}, got {n_samples}")
     lam = torch.as_tensor(power_spectrum(size, eta=eta, xi=xi), dtype=torch.float64, device=device)

@@ -2,8 +2,9 @@
 
 These are the "perfect networks" of the theory (DESIGN.md §3): plugged into the real
 samplers and the real coarse-to-fine WSGM sampler (:func:`wsgm.models.wsgm.wsgm_sample`) in
-place of trained networks, they must reproduce the closed-form KL of :mod:`wsgm.theory`;
-that checks the sampling plumbing and the normalization end to end.
+place of trained networks, they must reproduce the closed-form KL of
+:mod:`wsgm.gaussian.theory`; that checks the sampling plumbing and the normalization end to
+end.
 
 All scores act in Fourier on the last two axes. For the noised law of N(μ, C) under the OU
 process, grad log p_t(y) = −(α² C + σ² I)^{-1} (y − α μ), with α = e^{−t}, σ² = 1 − e^{−2t}.
@@ -17,9 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .samplers import ScoreFn
-from .wavelet_spectra import conditional_spectra
-from .wavelets import check_levels
+from ..samplers import ScoreFn
+from ..wavelets import check_levels
+from .cross_spectra import conditional_spectra
 
 __all__ = ["stationary_score", "ExactWSGM", "exact_wsgm"]
 
@@ -72,7 +73,7 @@ class ExactWSGM:
 
     Follows the conventions of :mod:`wsgm.models.wsgm`: ``cond_score_fns[j - 1]`` is scale j
     (finest first); ``low_std[j]`` is the std of x_j (j = 0..J); ``detail_std[j - 1]`` the
-    per-band std of scale j.
+    per-band std of scale j. All means are zero.
     """
 
     coarse_score_fn: ScoreFn
@@ -80,17 +81,19 @@ class ExactWSGM:
     low_std: np.ndarray
     detail_std: np.ndarray
 
-    def stats(self, dtype: torch.dtype = torch.float64):  # -> NormalizationStats
-        """The :class:`wsgm.models.normalization.NormalizationStats` of the exact field."""
-        from .models.normalization import NormalizationStats
-
+    def stats_tensors(self, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]:
+        """The normalization statistics of the exact field as the four named tensors
+        ``low_mean`` (J + 1, 1), ``low_std`` (J + 1, 1), ``detail_mean`` (J, 1, 3) and
+        ``detail_std`` (J, 1, 3): the layout of
+        :class:`wsgm.models.normalization.NormalizationStats`, which a caller builds with
+        ``NormalizationStats.from_tensors(exact.stats_tensors())``."""
         levels = self.detail_std.shape[0]
-        return NormalizationStats(
-            low_mean=torch.zeros(levels + 1, 1, dtype=dtype),
-            low_std=torch.as_tensor(self.low_std, dtype=dtype).reshape(levels + 1, 1),
-            detail_mean=torch.zeros(levels, 1, 3, dtype=dtype),
-            detail_std=torch.as_tensor(self.detail_std, dtype=dtype).reshape(levels, 1, 3),
-        )
+        return {
+            "low_mean": torch.zeros(levels + 1, 1, dtype=dtype),
+            "low_std": torch.as_tensor(self.low_std, dtype=dtype).reshape(levels + 1, 1),
+            "detail_mean": torch.zeros(levels, 1, 3, dtype=dtype),
+            "detail_std": torch.as_tensor(self.detail_std, dtype=dtype).reshape(levels, 1, 3),
+        }
 
 
 def exact_wsgm(spectrum: np.ndarray, levels: int, *, wavelet: str = "haar") -> ExactWSGM:

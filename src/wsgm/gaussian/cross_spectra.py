@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .wavelets import dwt
+from ..wavelets import dwt
 
 __all__ = ["filter_responses", "cross_spectrum", "ConditionalSpectra", "conditional_spectra"]
 
