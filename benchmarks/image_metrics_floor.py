@@ -25,7 +25,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from wsgm.data.images import ImageOptions, load_images
-from wsgm.data.io import atomic_write
+from wsgm.fileio import atomic_write
 from wsgm.metrics.classifier import classifier_for
 from wsgm.metrics.image_metrics import ImageMetricSuite, available_image_metrics
 
@@ -36,8 +36,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="images per set")
     parser.add_argument("--sigma", type=float, default=1.0, help="blur of the degraded set")
     parser.add_argument("--epochs", type=int, default=2, help="classifier training epochs")
-    parser.add_argument("--cache", default=str(Path.home() / ".cache/wsgm/classifier-fmnist32"),
-                        help="folder for the classifier weights")
+    parser.add_argument(
+        "--cache",
+        default=str(Path.home() / ".cache/wsgm/classifier-fmnist32"),
+        help="folder for the classifier weights",
+    )
     parser.add_argument("--no-inception", action="store_true", help="skip KID and FID")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -55,15 +58,23 @@ def main() -> None:
 
     t0 = time.perf_counter()
     Path(args.cache).mkdir(parents=True, exist_ok=True)
-    clf, info = classifier_for(train_x, train_y, cache_dir=args.cache, generator=gen,
-                               epochs=args.epochs, test_images=test_x, test_labels=test_y)
+    clf, info = classifier_for(
+        train_x,
+        train_y,
+        cache_dir=args.cache,
+        generator=gen,
+        epochs=args.epochs,
+        test_images=test_x,
+        test_labels=test_y,
+    )
     clf_s = time.perf_counter() - t0
 
     perm = torch.randperm(len(test_x), generator=gen).numpy()
     n = args.n
-    ref, held_out = test_x[perm[:2 * n]], test_x[perm[2 * n:3 * n]]
-    degraded = gaussian_filter(held_out, sigma=(0, 0, args.sigma, args.sigma), mode="constant",
-                               cval=-1.0).astype(np.float32)  # the padded background is −1
+    ref, held_out = test_x[perm[: 2 * n]], test_x[perm[2 * n : 3 * n]]
+    degraded = gaussian_filter(
+        held_out, sigma=(0, 0, args.sigma, args.sigma), mode="constant", cval=-1.0
+    ).astype(np.float32)  # the padded background is −1
     metrics = available_image_metrics(classifier=clf)
     if args.no_inception:
         metrics = tuple(m for m in metrics if m not in ("kid", "fid"))
@@ -75,8 +86,10 @@ def main() -> None:
     result = suite.evaluate(degraded)
     eval_s, eval_parts = time.perf_counter() - t0, dict(suite.seconds)
 
-    print(f"Fashion-MNIST 32×32, {n} vs {n} test images; degraded = Gaussian blur σ = "
-          f"{args.sigma} px; seed {args.seed}, {args.threads} thread(s)")
+    print(
+        f"Fashion-MNIST 32×32, {n} vs {n} test images; degraded = Gaussian blur σ = "
+        f"{args.sigma} px; seed {args.seed}, {args.threads} thread(s)"
+    )
     print(f"{'metric':<15}{'noise floor':>14}{'blurred':>14}{'ratio':>9}")
     for m in metrics:
         floor, value = result[m]["noise_floor"], result[m]["value"]
@@ -84,16 +97,34 @@ def main() -> None:
         ratio = f"{value / floor:.1f}" if floor > 0 else "—"
         print(f"{m:<15}{floor:>14.6g}{value:>14.6g}{ratio:>9}")
     acc = info.get("test_accuracy")
-    print(f"classifier: {args.epochs} epochs on {info.get('train_count')} training images, "
-          f"test accuracy {acc:.4f}" if acc is not None else "classifier: (no test accuracy)")
-    print(f"seconds: load {load_s:.1f}, classifier train/load {clf_s:.1f}, suite (features "
-          f"of 2×{n} reference + floors) {floor_s:.1f}, evaluate {n} images {eval_s:.1f}")
+    print(
+        f"classifier: {args.epochs} epochs on {info.get('train_count')} training images, "
+        f"test accuracy {acc:.4f}"
+        if acc is not None
+        else "classifier: (no test accuracy)"
+    )
+    print(
+        f"seconds: load {load_s:.1f}, classifier train/load {clf_s:.1f}, suite (features "
+        f"of 2×{n} reference + floors) {floor_s:.1f}, evaluate {n} images {eval_s:.1f}"
+    )
     print("evaluate breakdown: " + ", ".join(f"{k} {v:.1f}" for k, v in eval_parts.items()))
     if args.out is not None:
-        doc = {"n": n, "sigma": args.sigma, "seed": args.seed, "threads": args.threads,
-               "metrics": result, "classifier": info, "seconds": {
-                   "load": load_s, "classifier": clf_s, "suite": floor_s, "evaluate": eval_s,
-                   "suite_parts": floor_parts, "evaluate_parts": eval_parts}}
+        doc = {
+            "n": n,
+            "sigma": args.sigma,
+            "seed": args.seed,
+            "threads": args.threads,
+            "metrics": result,
+            "classifier": info,
+            "seconds": {
+                "load": load_s,
+                "classifier": clf_s,
+                "suite": floor_s,
+                "evaluate": eval_s,
+                "suite_parts": floor_parts,
+                "evaluate_parts": eval_parts,
+            },
+        }
         text = json.dumps(doc, indent=2)
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(text + "\n"))
         print(f"wrote {args.out}")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from wsgm.data import phi4 as P
-from wsgm.data.io import atomic_write
+from wsgm.fileio import atomic_write
 
 SIZES = (16, 32, 64)
 BETAS = (0.674, 0.678, 0.682, 0.686)
@@ -88,7 +88,10 @@ class MultiHistogram:
 
 
 def binder_curves(
-    runs: dict[str, np.ndarray], L: int, grid: np.ndarray, drop: int | None,
+    runs: dict[str, np.ndarray],
+    L: int,
+    grid: np.ndarray,
+    drop: int | None,
     f0: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     ms, bs = [], []
@@ -141,8 +144,13 @@ def analyse(runs: dict[str, np.ndarray]) -> dict[str, object]:
 
     curve_err = {L: jk_err(np.array(jack_curves[L])) for L in SIZES}
     cross_err = {p: jk_err(np.array(jack_cross[p])) for p in pairs}
-    return {"grid": grid, "curves": curves, "curve_err": curve_err, "cross": full,
-            "cross_err": cross_err}
+    return {
+        "grid": grid,
+        "curves": curves,
+        "curve_err": curve_err,
+        "cross": full,
+        "cross_err": cross_err,
+    }
 
 
 def plot(result: dict, out: Path) -> None:
@@ -159,8 +167,9 @@ def plot(result: dict, out: Path) -> None:
             u, e = result["curves"][L], result["curve_err"][L]
             (line,) = ax.plot(grid, u, label=f"L = {L}")
             ax.fill_between(grid, u - e, u + e, color=line.get_color(), alpha=0.3)
-        ax.axvspan(b - eb, b + eb, color="grey", alpha=0.4,
-                   label=f"32/64 crossing β = {b:.5f} ± {eb:.5f}")
+        ax.axvspan(
+            b - eb, b + eb, color="grey", alpha=0.4, label=f"32/64 crossing β = {b:.5f} ± {eb:.5f}"
+        )
         ax.axhline(U_ISING, color="k", ls="--", lw=0.8, label="Ising U₄* = 0.6107")
         ax.set_xlabel("β  (λ = 1)")
         ax.set_ylabel("Binder cumulant U₄")
@@ -203,8 +212,9 @@ def main() -> None:
     print("\nU4 at the simulated points (L: values):")
     for L in SIZES:
         idx = [int(np.argmin(np.abs(result["grid"] - b))) for b in BETAS]
-        vals = ", ".join(f"{result['curves'][L][i]:.4f}±{result['curve_err'][L][i]:.4f}"
-                         for i in idx)
+        vals = ", ".join(
+            f"{result['curves'][L][i]:.4f}±{result['curve_err'][L][i]:.4f}" for i in idx
+        )
         print(f"  L={L}: {vals}")
     plot(result, args.plot)
     print(f"\nplot: {args.plot}   total {time.perf_counter() - t0:.0f} s")

@@ -37,8 +37,13 @@ def chain_stats(L: int, clusters: bool, sweeps: int, seed: int) -> dict[str, flo
     dt = time.perf_counter() - t0
     tau_m = integrated_autocorrelation_time(np.abs(obs[..., 0]))
     tau_e = integrated_autocorrelation_time(P.action_per_site(obs, params.beta))
-    return {"rate": sweeps / dt, "tau_m": tau_m, "tau_e": tau_e, "sweeps": sweeps,
-            "clusters": float(state.n_cluster[0])}
+    return {
+        "rate": sweeps / dt,
+        "tau_m": tau_m,
+        "tau_e": tau_e,
+        "sweeps": sweeps,
+        "clusters": float(state.n_cluster[0]),
+    }
 
 
 def main() -> None:
@@ -61,8 +66,11 @@ def main() -> None:
             rows[(L, clusters)] = s
             name = "Metropolis+Wolff" if clusters else "Metropolis only"
             short = " (series < 50 tau: lower bound)" if sweeps < 50 * s["tau_m"] else ""
-            print(f"| {L:3d} | {name:14s} | {s['rate']:8.0f} | {s['tau_m']:10.2f} | "
-                  f"{s['tau_e']:9.2f} | {s['clusters']:14.0f} |{short}", flush=True)
+            print(
+                f"| {L:3d} | {name:14s} | {s['rate']:8.0f} | {s['tau_m']:10.2f} | "
+                f"{s['tau_e']:9.2f} | {s['clusters']:14.0f} |{short}",
+                flush=True,
+            )
 
     print(f"\n10,000 independent configurations, {workers} worker(s), spacing >= 2 tau_int:")
     sets = {}
@@ -78,9 +86,12 @@ def main() -> None:
         made = sw["production_per_chain"] + fixed
         est = wall * per_chain / made
         how = "measured" if n == 10_000 else f"extrapolated from {n} made in {wall:.0f} s"
-        print(f"  L={L:3d}: {est:6.1f} s ({how}); spacing {sw['spacing']} sweeps, production "
-              f"tau_int |m| {tau['abs_m']:.2f}, E {tau['energy']:.2f}; {chains} chains, "
-              f"thermalize {sw['thermalize']} + pilot {sw['pilot']} sweeps", flush=True)
+        print(
+            f"  L={L:3d}: {est:6.1f} s ({how}); spacing {sw['spacing']} sweeps, production "
+            f"tau_int |m| {tau['abs_m']:.2f}, E {tau['energy']:.2f}; {chains} chains, "
+            f"thermalize {sw['thermalize']} + pilot {sw['pilot']} sweeps",
+            flush=True,
+        )
     spectrum_report(sets)
 
 
@@ -102,11 +113,15 @@ def spectrum_report(sets: dict[int, np.ndarray], batches: int = 10) -> None:
         slopes = [np.polyfit(np.log(p_hat[sel]), np.log(q[sel]), 1)[0] for q in per]
         print(f"    L={L:3d}: {np.mean(slopes):.3f} ± {np.std(slopes, ddof=1) / batches**0.5:.3f}")
         # P at n = 0 (V<m^2>) and n = 1 (the four axis modes), per batch.
-        low[L] = np.stack([per[:, 0, 0], (per[:, 0, 1] + per[:, 1, 0] + per[:, 0, -1]
-                                          + per[:, -1, 0]) / 4], axis=1)
+        low[L] = np.stack(
+            [per[:, 0, 0], (per[:, 0, 1] + per[:, 1, 0] + per[:, 0, -1] + per[:, -1, 0]) / 4],
+            axis=1,
+        )
     sizes = sorted(low)
-    print("  finite-size scaling, exponent of L in P_L(n) (log-log fit over L = "
-          f"{', '.join(map(str, sizes))}):")
+    print(
+        "  finite-size scaling, exponent of L in P_L(n) (log-log fit over L = "
+        f"{', '.join(map(str, sizes))}):"
+    )
     for j, name in enumerate(("n=0 (V<m^2>)", "n=1")):
         means = np.array([low[L][:, j].mean() for L in sizes])
         errs = np.array([low[L][:, j].std(ddof=1) / batches**0.5 for L in sizes])

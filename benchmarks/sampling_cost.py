@@ -4,7 +4,7 @@ Both models use the default UNets of ``wsgm train`` with the same width (``--wid
 WSGM has J levels down to an 8x8 coarsest grid. Random-init networks are timed (the cost of
 a network does not depend on its weights). The WSGM's detail bands of scale j live on
 (L/2^j)^2 grids, so at equal N its cost is linear in the number of pixels and about 1/3 of
-the SGM's (DESIGN.md §1). Prints a table; ``--out FILE`` writes the JSON
+the SGM's (docs/design.md §1.3). Prints a table; ``--out FILE`` writes the JSON
 ``{sizes, sgm_seconds, wsgm_seconds, slope_wsgm, ratio, ...}``.
 
     OMP_NUM_THREADS=1 python benchmarks/sampling_cost.py --out sampling_cost.json
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wsgm.data.io import atomic_write
+from wsgm.fileio import atomic_write
 from wsgm.grids import make_grid
 from wsgm.models import build_model, compute_stats
 from wsgm.training.config import RunConfig, apply_overrides

@@ -5,7 +5,7 @@ steps per scale whose spectrum error (:func:`wsgm.metrics.distances.spectrum_err
 within 3x the data noise floor (the error between two independent halves of a reference set).
 
 Steps: (1) sample training and reference configurations with our MCMC
-(:func:`wsgm.data.phi4.sample_phi4`, independent seeds), (2) ``wsgm.train.train`` with
+(:func:`wsgm.data.phi4.sample_phi4`, independent seeds), (2) ``wsgm.training.train`` with
 ``configs/phi4_32.toml`` (resumes if ``--run-dir`` holds a checkpoint), (3) draw samples
 with the EMA weights, (4) print and write (``--out``) the distances and their floors.
 
@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wsgm.data.io import atomic_write, load_fields, save_fields
+from wsgm.data.io import load_fields, save_fields
+from wsgm.fileio import atomic_write
 from wsgm.grids import make_grid, power
 from wsgm.metrics.distances import histogram_w1, magnetization_w1, noise_floor, spectrum_error
 from wsgm.models import load_model
-from wsgm.train import train
 from wsgm.training.config import apply_overrides, load_toml
+from wsgm.training.loop import train
 
 
 def phi4_file(path: Path, n: int, seed: int, workers: int) -> np.ndarray:

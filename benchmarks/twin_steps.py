@@ -28,8 +28,8 @@ from pathlib import Path
 
 import torch
 
-from wsgm.data.io import atomic_write
 from wsgm.experiments.gaussian_twin import twin_noise, twin_spectrum_errors
+from wsgm.fileio import atomic_write
 from wsgm.gaussian.spectra import power_spectrum
 
 
@@ -62,30 +62,56 @@ def main() -> None:
     steps = [int(s) for s in args.steps.split(",")]
     rows = []
     print(f"sampler {args.sampler}, grid {args.grid}, eta {args.eta}, target {args.target}")
-    print(f"{'L':>5} {'n':>6} {'noise':>7} {'N SGM':>7} {'N WSGM':>7} {'ratio':>6}  errors "
-          f"SGM / WSGM at N = {steps}")
+    print(
+        f"{'L':>5} {'n':>6} {'noise':>7} {'N SGM':>7} {'N WSGM':>7} {'ratio':>6}  errors "
+        f"SGM / WSGM at N = {steps}"
+    )
     for size in sizes:
         t0 = time.perf_counter()
         n = max(64, args.samples * 32 * 32 // (size * size))
         spec = power_spectrum(size, eta=args.eta, xi=0.0)
         levels = int(math.log2(size // 8))
-        out = twin_spectrum_errors(spec, steps, sampler=args.sampler, grid=args.grid,
-                                   levels=levels, wavelet=args.wavelet, n=n)
+        out = twin_spectrum_errors(
+            spec,
+            steps,
+            sampler=args.sampler,
+            grid=args.grid,
+            levels=levels,
+            wavelet=args.wavelet,
+            n=n,
+        )
         noise = twin_noise(spec, n=n)
-        need = {k: steps_staying_within(out[k][0], out[k][1], args.target)
-                for k in ("sgm", "wsgm")}
+        need = {k: steps_staying_within(out[k][0], out[k][1], args.target) for k in ("sgm", "wsgm")}
         ratio = (need["sgm"] / need["wsgm"]) if need["sgm"] and need["wsgm"] else float("nan")
-        errs = " ".join(f"{s:.3f}/{w:.3f}" for s, w in zip(out["sgm"][1], out["wsgm"][1],
-                                                         strict=True))
+        errs = " ".join(
+            f"{s:.3f}/{w:.3f}" for s, w in zip(out["sgm"][1], out["wsgm"][1], strict=True)
+        )
         fmt = lambda v: str(v) if v is not None else f">{max(steps)}"  # noqa: E731
-        print(f"{size:>5} {n:>6} {noise:>7.4f} {fmt(need['sgm']):>7} {fmt(need['wsgm']):>7} "
-              f"{ratio:>6.1f}  {errs}   ({time.perf_counter() - t0:.0f} s)", flush=True)
-        rows.append({"size": size, "samples": n, "noise": noise, "levels": levels,
-                     "steps": steps, "sgm": out["sgm"][1], "wsgm": out["wsgm"][1],
-                     "steps_needed": need})
+        print(
+            f"{size:>5} {n:>6} {noise:>7.4f} {fmt(need['sgm']):>7} {fmt(need['wsgm']):>7} "
+            f"{ratio:>6.1f}  {errs}   ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
+        rows.append(
+            {
+                "size": size,
+                "samples": n,
+                "noise": noise,
+                "levels": levels,
+                "steps": steps,
+                "sgm": out["sgm"][1],
+                "wsgm": out["wsgm"][1],
+                "steps_needed": need,
+            }
+        )
     if args.out:
-        result = {"sampler": args.sampler, "grid": args.grid, "eta": args.eta,
-                  "target": args.target, "rows": rows}
+        result = {
+            "sampler": args.sampler,
+            "grid": args.grid,
+            "eta": args.eta,
+            "target": args.target,
+            "rows": rows,
+        }
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(json.dumps(result, indent=2)))
 
 

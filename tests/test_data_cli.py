@@ -33,66 +33,101 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return rc, out, err
 
 
-def test_gaussian_is_seeded_and_never_overwrites(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_gaussian_is_seeded_and_never_overwrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     for out in (a, b):
-        rc, _, _ = _run(["data", "gaussian", "--size", "8", "--n", "5", "--out", str(out),
-                         "--eta", "1.5", "--seed", "3"], capsys)
+        rc, _, _ = _run(
+            [
+                "data",
+                "gaussian",
+                "--size",
+                "8",
+                "--n",
+                "5",
+                "--out",
+                str(out),
+                "--eta",
+                "1.5",
+                "--seed",
+                "3",
+            ],
+            capsys,
+        )
         assert rc == 0
     da, db = load_fields(a), load_fields(b)
     np.testing.assert_array_equal(da.fields, db.fields)
     assert da.fields.shape == (5, 1, 8, 8)
     assert da.meta["eta"] == 1.5 and da.meta["seed"] == 3 and da.meta["source"] == "gaussian"
-    rc, _, err = _run(["data", "gaussian", "--size", "8", "--n", "5", "--out", str(a),
-                       "--seed", "4"], capsys)
+    rc, _, err = _run(
+        ["data", "gaussian", "--size", "8", "--n", "5", "--out", str(a), "--seed", "4"], capsys
+    )
     assert rc == 2 and "--overwrite" in err
     np.testing.assert_array_equal(load_fields(a).fields, db.fields)
 
 
-@pytest.mark.parametrize(("extra", "match"), [
-    (["--size", "0", "--n", "2"], "--size"),
-    (["--size", "8", "--n", "0"], "--n"),
-    (["--size", "8", "--n", "2", "--eta", "nan"], "eta"),
-    (["--size", "8", "--n", "2", "--xi", "-1"], "xi"),
-])
-def test_gaussian_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                            extra: list[str], match: str) -> None:
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--size", "0", "--n", "2"], "--size"),
+        (["--size", "8", "--n", "0"], "--n"),
+        (["--size", "8", "--n", "2", "--eta", "nan"], "eta"),
+        (["--size", "8", "--n", "2", "--xi", "-1"], "xi"),
+    ],
+)
+def test_gaussian_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], match: str
+) -> None:
     rc, _, err = _run(["data", "gaussian", "--out", str(tmp_path / "x.npz"), *extra], capsys)
     assert rc == 2 and match in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.npz").exists()
 
 
-def test_images_command_warns_on_corrupt_files(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_images_command_warns_on_corrupt_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "in").mkdir()
     Image.fromarray(np.full((20, 20, 3), 128, np.uint8)).save(tmp_path / "in" / "ok.png")
     (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    rc, out, err = _run(["data", "images", str(tmp_path / "in"), "--size", "16", "--out",
-                         str(tmp_path / "o.npz")], capsys)
+    rc, out, err = _run(
+        ["data", "images", str(tmp_path / "in"), "--size", "16", "--out", str(tmp_path / "o.npz")],
+        capsys,
+    )
     assert rc == 0 and "broken.jpg" in err and "skipped 1" in out
     assert load_fields(tmp_path / "o.npz").fields.shape == (1, 3, 16, 16)
     assert load_labels(tmp_path / "o.npz") is None
 
 
-@pytest.mark.parametrize(("argv", "match"), [
-    (["--size", "12"], "power of two"),
-    ([], "needs an output size"),
-])
-def test_images_command_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  argv: list[str], match: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--size", "12"], "power of two"),
+        ([], "needs an output size"),
+    ],
+)
+def test_images_command_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], match: str
+) -> None:
     (tmp_path / "in").mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "in" / "a.png")
-    rc, _, err = _run(["data", "images", str(tmp_path / "in"), "--out",
-                       str(tmp_path / "o.npz"), *argv], capsys)
+    rc, _, err = _run(
+        ["data", "images", str(tmp_path / "in"), "--out", str(tmp_path / "o.npz"), *argv], capsys
+    )
     assert rc == 2 and match in err
 
 
-def test_inspect_json_matches_the_gaussian_theory(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_inspect_json_matches_the_gaussian_theory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "g.npz"
-    assert _run(["data", "gaussian", "--size", "16", "--n", "400", "--out", str(f),
-                 "--xi", "0.5"], capsys)[0] == 0
+    assert (
+        _run(
+            ["data", "gaussian", "--size", "16", "--n", "400", "--out", str(f), "--xi", "0.5"],
+            capsys,
+        )[0]
+        == 0
+    )
     rc, out, _ = _run(["data", "inspect", str(f), "--json"], capsys)
     obs = json.loads(out)
     assert rc == 0 and obs["shape"] == [400, 1, 16, 16] and obs["source"] == "gaussian"
@@ -113,8 +148,12 @@ def test_inspect_json_matches_the_gaussian_theory(tmp_path: Path,
 
 def test_inspect_text_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez(tmp_path / "a.npz", x=np.full((6, 4, 4, 3), 200, np.uint8), y=np.arange(6) % 2)
-    assert _run(["data", "images", str(tmp_path / "a.npz"), "--out", str(tmp_path / "i.npz")],
-                capsys)[0] == 0
+    assert (
+        _run(["data", "images", str(tmp_path / "a.npz"), "--out", str(tmp_path / "i.npz")], capsys)[
+            0
+        ]
+        == 0
+    )
     png = tmp_path / "i.png"
     rc, out, _ = _run(["data", "inspect", str(tmp_path / "i.npz"), "--png", str(png)], capsys)
     assert rc == 0 and "6 fields of 3 x 4 x 4" in out and "2 classes" in out
@@ -146,8 +185,9 @@ def test_references_by_source() -> None:
     assert reference_for({"source": "gaussian", "eta": 2.0}, (8, 16)) is None
 
 
-def test_inspect_reports_nonfinite_samples(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_inspect_reports_nonfinite_samples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     x = np.random.default_rng(0).standard_normal((5, 8, 8)).astype(np.float32)
     x[3, 2, 2] = np.nan
     np.savez(tmp_path / "n.npz", fields=x)

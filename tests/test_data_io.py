@@ -11,15 +11,19 @@ from wsgm.data.io import FieldData, FieldWriter, load_fields, load_labels, save_
 from wsgm.errors import WSGMError
 
 
-@pytest.mark.parametrize(("shape", "spatial_dims", "stored"), [
-    ((3, 8, 8), 2, (3, 8, 8)),
-    ((3, 1, 8, 8), 2, (3, 8, 8)),
-    ((3, 2, 4, 8), 2, (3, 2, 4, 8)),
-    ((3, 1, 16), 1, (3, 1, 16)),
-    ((2, 1, 4, 4, 4), 3, (2, 1, 4, 4, 4)),
-])
-def test_save_load_round_trip(tmp_path: Path, shape: tuple, spatial_dims: int,
-                              stored: tuple) -> None:
+@pytest.mark.parametrize(
+    ("shape", "spatial_dims", "stored"),
+    [
+        ((3, 8, 8), 2, (3, 8, 8)),
+        ((3, 1, 8, 8), 2, (3, 8, 8)),
+        ((3, 2, 4, 8), 2, (3, 2, 4, 8)),
+        ((3, 1, 16), 1, (3, 1, 16)),
+        ((2, 1, 4, 4, 4), 3, (2, 1, 4, 4, 4)),
+    ],
+)
+def test_save_load_round_trip(
+    tmp_path: Path, shape: tuple, spatial_dims: int, stored: tuple
+) -> None:
     x = np.random.default_rng(0).standard_normal(shape)
     save_fields(tmp_path / "a.npz", x, {"source": "test", "L": 8}, spatial_dims=spatial_dims)
     with np.load(tmp_path / "a.npz") as npz:
@@ -40,8 +44,12 @@ def test_field_writer_equals_save_fields(tmp_path: Path, batches: list[int]) -> 
         for x, y in zip(parts, labels, strict=True):
             writer.append(x, y)
         writer.close({"source": "stream"})
-    save_fields(tmp_path / "s.npz", np.concatenate(parts), {"source": "stream",
-                "count": sum(batches)}, labels=np.concatenate(labels))
+    save_fields(
+        tmp_path / "s.npz",
+        np.concatenate(parts),
+        {"source": "stream", "count": sum(batches)},
+        labels=np.concatenate(labels),
+    )
     a, b = load_fields(tmp_path / "w.npz"), load_fields(tmp_path / "s.npz")
     np.testing.assert_array_equal(a.fields, b.fields)
     assert a.meta == b.meta and a.meta["count"] == sum(batches)
@@ -71,13 +79,17 @@ def test_field_writer_failure_keeps_previous_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz"]
 
 
-@pytest.mark.parametrize(("second", "labels", "match"), [
-    (np.ones((2, 4, 8)), None, "shape"),
-    (np.ones((2, 4, 4)), np.array([1, 2]), "labels"),
-    (np.ones((2, 5)), None, "spatial axes"),
-])
-def test_field_writer_rejects_inconsistent_batches(tmp_path: Path, second: np.ndarray,
-                                                   labels: np.ndarray | None, match: str) -> None:
+@pytest.mark.parametrize(
+    ("second", "labels", "match"),
+    [
+        (np.ones((2, 4, 8)), None, "shape"),
+        (np.ones((2, 4, 4)), np.array([1, 2]), "labels"),
+        (np.ones((2, 5)), None, "spatial axes"),
+    ],
+)
+def test_field_writer_rejects_inconsistent_batches(
+    tmp_path: Path, second: np.ndarray, labels: np.ndarray | None, match: str
+) -> None:
     with FieldWriter(tmp_path / "x.npz") as writer:
         writer.append(np.ones((1, 4, 4)))
         with pytest.raises(WSGMError, match=match):

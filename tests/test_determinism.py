@@ -23,10 +23,10 @@ def _pipeline(root: Path, *, train_seed: int = 0, sample_seed: int = 1) -> dict[
         == 0
     )
     train = ["train", "--data", str(data), "--run-dir", str(run), "--seed", str(train_seed)]
-    train += ["--wavelet", "haar", "--steps", "3", "--batch-size", "4", "--no-progress"]
+    train += ["--wavelet", "haar", "--train-steps", "3", "--train-batch", "4", "--no-progress"]
     train += ["--set", "unet.base_channels=8", "--set", "train.checkpoint_every=2"]
     assert main(train) == 0
-    sample = ["sample", str(run), "--steps", "4", "--n", "3", "--batch-size", "2"]
+    sample = ["sample", str(run), "--steps", "4", "--n", "3", "--sample-batch", "2"]
     sample += ["--seed", str(sample_seed), "--out", str(out), "--no-png", "--cpu"]
     assert main(sample) == 0
     return {

@@ -40,8 +40,12 @@ _floats = st.floats(-1e3, 1e3, allow_nan=False)
 @settings(derandomize=True, max_examples=60, deadline=None)
 @given(st.lists(_floats, min_size=1, max_size=30), st.lists(_floats, min_size=1, max_size=30))
 def test_wasserstein_property_matches_scipy(u: list[float], v: list[float]) -> None:
-    assert math.isclose(wasserstein_1d(np.array(u), np.array(v)),
-                        stats.wasserstein_distance(u, v), rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(
+        wasserstein_1d(np.array(u), np.array(v)),
+        stats.wasserstein_distance(u, v),
+        rel_tol=1e-9,
+        abs_tol=1e-9,
+    )
 
 
 @pytest.mark.parametrize("shift", [-0.7, 0.0, 2.5])
@@ -68,8 +72,9 @@ def test_spectrum_error_of_a_scaled_field(c: float) -> None:
     two = np.concatenate([a, a], axis=1)
     scaled = two.copy()
     scaled[:, 0] *= c
-    assert math.isclose(spectrum_error(scaled, two), abs(math.log(c**2)) / math.sqrt(2),
-                        rel_tol=1e-9)
+    assert math.isclose(
+        spectrum_error(scaled, two), abs(math.log(c**2)) / math.sqrt(2), rel_tol=1e-9
+    )
 
 
 def test_spectrum_error_separates_spectra_beyond_the_floor() -> None:
@@ -105,11 +110,14 @@ def test_every_distance_is_zero_on_identical_sets(name: str) -> None:
     assert DISTANCES[name](a, a) == 0.0
 
 
-@pytest.mark.parametrize(("a", "b", "match"), [
-    (np.ones((2, 4, 4)), np.ones((2, 4, 8)), "same shape"),
-    (np.ones((0, 4, 4)), np.ones((2, 4, 4)), "empty"),
-    (np.ones((4, 4)), np.ones((4, 4)), "shape"),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "match"),
+    [
+        (np.ones((2, 4, 4)), np.ones((2, 4, 8)), "same shape"),
+        (np.ones((0, 4, 4)), np.ones((2, 4, 4)), "empty"),
+        (np.ones((4, 4)), np.ones((4, 4)), "shape"),
+    ],
+)
 def test_bad_inputs(a: np.ndarray, b: np.ndarray, match: str) -> None:
     with pytest.raises(WSGMError, match=match):
         histogram_w1(a, b)

@@ -49,10 +49,12 @@ def test_per_mode_variance_is_chi_square(size: int, eta: float, xi: float, use_t
     p = power_spectrum(size, eta=eta, xi=xi)
     s = (np.abs(f) ** 2 / p).sum(axis=0)
     complex_half, real = _independent_modes(size)
-    pv = np.concatenate([
-        stats.chi2.sf(2 * s[complex_half], 2 * n),
-        stats.chi2.sf(s[real], n),
-    ])
+    pv = np.concatenate(
+        [
+            stats.chi2.sf(2 * s[complex_half], 2 * n),
+            stats.chi2.sf(s[real], n),
+        ]
+    )
     pv = np.minimum(pv, 1 - pv) * 2  # two-sided
     assert pv.min() > 1e-4 / len(pv)
     assert stats.kstest(pv, "uniform").pvalue > 1e-3
@@ -122,8 +124,9 @@ def test_seeded_and_batched_generation_is_reproducible() -> None:
     a = gaussian_fields(10, size=8, generator=np.random.default_rng(7))
     b = gaussian_fields(10, size=8, generator=np.random.default_rng(7))
     np.testing.assert_array_equal(a, b)
-    batches = list(iter_gaussian_fields(10, size=8, generator=np.random.default_rng(7),
-                                        batch_size=4))
+    batches = list(
+        iter_gaussian_fields(10, size=8, generator=np.random.default_rng(7), batch_size=4)
+    )
     assert [len(bt) for bt in batches] == [4, 4, 2]
     t = gaussian_fields_torch(2, size=8, generator=torch.Generator().manual_seed(0))
     assert t.shape == (2, 1, 8, 8) and t.dtype == torch.float32

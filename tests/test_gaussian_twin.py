@@ -18,8 +18,7 @@ def _radial(spec: np.ndarray) -> np.ndarray:
     return radial_average(spec)[1]
 
 
-@pytest.mark.parametrize(("grid", "steps"), [("quadratic", 4), ("quadratic", 16),
-                                             ("uniform", 8)])
+@pytest.mark.parametrize(("grid", "steps"), [("quadratic", 4), ("quadratic", 16), ("uniform", 8)])
 def test_sgm_twin_matches_em_moments(grid: str, steps: int) -> None:
     """Exact scores keep the SGM Gaussian: per mode its variance is var * v from the
     closed-form recursion, so the sampled spectrum error must match the one of v."""
@@ -27,16 +26,18 @@ def test_sgm_twin_matches_em_moments(grid: str, steps: int) -> None:
     var = p.mean()
     _, v = em_moments(p / var, make_grid(grid, steps))
     expected = np.sqrt(np.mean(np.log(_radial(v * var) / _radial(p)) ** 2))
-    got = twin_spectrum_errors(p, [steps], sampler="euler", grid=grid, levels=1,
-                               wavelet="haar", n=8192)["sgm"][1][0]
+    got = twin_spectrum_errors(
+        p, [steps], sampler="euler", grid=grid, levels=1, wavelet="haar", n=8192
+    )["sgm"][1][0]
     noise = twin_noise(p, n=8192)
     assert abs(got - expected) < 2 * noise + 0.01 * expected
 
 
 def test_twin_errors_fall_to_the_noise_with_many_steps() -> None:
     p = power_spectrum(16, eta=2.0, xi=0.0)
-    out = twin_spectrum_errors(p, [2, 256], sampler="euler", grid="quadratic", levels=2,
-                               wavelet="db2", n=2048)
+    out = twin_spectrum_errors(
+        p, [2, 256], sampler="euler", grid="quadratic", levels=2, wavelet="db2", n=2048
+    )
     noise = twin_noise(p, n=2048)
     for label in ("sgm", "wsgm"):
         few, many = out[label][1]
@@ -56,5 +57,6 @@ def test_data_spectrum_of_gaussian_fields() -> None:
 
 def test_bad_spectrum() -> None:
     with pytest.raises(ValueError, match="positive 2-d power spectrum"):
-        twin_spectrum_errors(np.zeros((8, 8)), [2], sampler="euler", grid="uniform", levels=1,
-                             wavelet="haar")
+        twin_spectrum_errors(
+            np.zeros((8, 8)), [2], sampler="euler", grid="uniform", levels=1, wavelet="haar"
+        )

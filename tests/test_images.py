@@ -30,7 +30,8 @@ def _png(path: Path, arr: np.ndarray) -> None:
 
 def _idx(path: Path, arr: np.ndarray, *, type_code: int = 0x08) -> None:
     header = struct.pack(">BBBB", 0, 0, type_code, arr.ndim) + struct.pack(
-        f">{arr.ndim}I", *arr.shape)
+        f">{arr.ndim}I", *arr.shape
+    )
     data = header + arr.astype(">u1").tobytes()
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wb") as fh:
@@ -39,18 +40,20 @@ def _idx(path: Path, arr: np.ndarray, *, type_code: int = 0x08) -> None:
 
 # ----------------------------------------------------------------------------- folders
 
+
 def test_folder_recursive_mixed_modes(tmp_path: Path) -> None:
     folder = tmp_path / "imgs"
-    _png(folder / "a.png", np.full((10, 10, 3), 51))           # RGB constant 51
-    _png(folder / "sub" / "b.png", np.full((12, 16), 204))     # gray, non-square
-    Image.fromarray(np.full((9, 9, 3), 255, np.uint8)).save(folder / "sub" / "deep.jpg",
-                                                             quality=100)
+    _png(folder / "a.png", np.full((10, 10, 3), 51))  # RGB constant 51
+    _png(folder / "sub" / "b.png", np.full((12, 16), 204))  # gray, non-square
+    Image.fromarray(np.full((9, 9, 3), 255, np.uint8)).save(
+        folder / "sub" / "deep.jpg", quality=100
+    )
     (folder / "notes.txt").write_text("not an image")
     x, labels, meta = load_images(folder, ImageOptions(size=8, channels=3))
     assert x.shape == (3, 3, 8, 8) and x.dtype == np.float32 and labels is None
     np.testing.assert_allclose(x[0], 51 / 127.5 - 1, atol=1e-6)
     np.testing.assert_allclose(x[1], 204 / 127.5 - 1, atol=1e-6)  # gray -> 3 equal channels
-    np.testing.assert_allclose(x[2], 1.0, atol=2 / 127.5)          # JPEG white
+    np.testing.assert_allclose(x[2], 1.0, atol=2 / 127.5)  # JPEG white
     assert meta["files"] == 3 and meta["channels"] == 3
 
 
@@ -75,10 +78,12 @@ def test_folder_auto_channels_gray(tmp_path: Path) -> None:
     np.testing.assert_allclose(x[0, 0], np.arange(64).reshape(8, 8) * 4 / 127.5 - 1, atol=1e-6)
 
 
-@pytest.mark.parametrize(("batch_size", "limit", "expected"), [(2, None, [2, 2, 1]),
-                                                               (2, 3, [2, 1]), (10, 4, [4])])
-def test_folder_streams_in_batches(tmp_path: Path, batch_size: int, limit: int | None,
-                                   expected: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("batch_size", "limit", "expected"), [(2, None, [2, 2, 1]), (2, 3, [2, 1]), (10, 4, [4])]
+)
+def test_folder_streams_in_batches(
+    tmp_path: Path, batch_size: int, limit: int | None, expected: list[int]
+) -> None:
     for i in range(5):
         _png(tmp_path / "s" / f"{i}.png", np.full((8, 8), 10 * i))
     src = open_images(tmp_path / "s", ImageOptions(size=4, batch_size=batch_size, limit=limit))
@@ -128,17 +133,23 @@ def test_size_must_be_power_of_two(size: int) -> None:
         ImageOptions(size=size)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [({"channels": 2}, "channels"),
-                                               ({"fit": "stretch"}, "fit"),
-                                               ({"split": "val"}, "split"),
-                                               ({"limit": 0}, "limit"),
-                                               ({"value_range": (1.0, float("nan"))}, "range")])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"channels": 2}, "channels"),
+        ({"fit": "stretch"}, "fit"),
+        ({"split": "val"}, "split"),
+        ({"limit": 0}, "limit"),
+        ({"value_range": (1.0, float("nan"))}, "range"),
+    ],
+)
 def test_bad_options(kwargs: dict, match: str) -> None:
     with pytest.raises(WSGMError, match=match):
         ImageOptions(**kwargs)
 
 
 # --------------------------------------------------------------------------------- IDX
+
 
 @pytest.mark.parametrize("suffix", ["", ".gz"])
 def test_idx_folder_pads_28_to_32_with_labels(tmp_path: Path, suffix: str) -> None:
@@ -155,8 +166,7 @@ def test_idx_folder_pads_28_to_32_with_labels(tmp_path: Path, suffix: str) -> No
 
 def test_idx_resize_and_three_channels(tmp_path: Path) -> None:
     _idx(tmp_path / "img-idx3-ubyte", np.full((3, 28, 28), 255))
-    x, labels, meta = load_images(tmp_path / "img-idx3-ubyte",
-                                  ImageOptions(size=16, channels=3))
+    x, labels, meta = load_images(tmp_path / "img-idx3-ubyte", ImageOptions(size=16, channels=3))
     assert x.shape == (3, 3, 16, 16) and labels is None and meta["fit"] == "resize"
     np.testing.assert_allclose(x, 1.0, atol=1e-5)
 
@@ -214,11 +224,15 @@ def test_real_fashion_mnist() -> None:
 
 # ------------------------------------------------------------------------------ arrays
 
+
 @pytest.mark.parametrize("layout", ["nhw", "nchw", "nhwc"])
 def test_npy_layouts_uint8(tmp_path: Path, layout: str) -> None:
     base = np.random.default_rng(1).integers(0, 256, (3, 8, 8)).astype(np.uint8)
-    arr = {"nhw": base, "nchw": np.repeat(base[:, None], 3, 1),
-           "nhwc": np.repeat(base[..., None], 3, -1)}[layout]
+    arr = {
+        "nhw": base,
+        "nchw": np.repeat(base[:, None], 3, 1),
+        "nhwc": np.repeat(base[..., None], 3, -1),
+    }[layout]
     np.save(tmp_path / "a.npy", arr)
     x, _, meta = load_images(tmp_path / "a.npy")
     channels = 1 if layout == "nhw" else 3
@@ -229,8 +243,13 @@ def test_npy_layouts_uint8(tmp_path: Path, layout: str) -> None:
 def test_npz_splits_labels_and_float_ranges(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     train, test = rng.random((4, 8, 8)), rng.random((2, 8, 8))
-    np.savez(tmp_path / "d.npz", x_train=train, y_train=np.arange(4), x_test=test,
-             y_test=np.array([7, 8]))
+    np.savez(
+        tmp_path / "d.npz",
+        x_train=train,
+        y_train=np.arange(4),
+        x_test=test,
+        y_test=np.array([7, 8]),
+    )
     x, y, _ = load_images(tmp_path / "d.npz")
     np.testing.assert_allclose(x[:, 0], train * 2 - 1, atol=1e-6)  # [0,1] -> [-1,1]
     np.testing.assert_array_equal(y, np.arange(4))
@@ -256,8 +275,11 @@ def test_truncated_npz(tmp_path: Path) -> None:
 
 
 def test_convert_round_trip_with_labels(tmp_path: Path) -> None:
-    np.savez(tmp_path / "h.npz", images=np.full((5, 4, 4, 3), 255, np.uint8),
-             labels=np.array([0, 1, 2, 1, 0]))
+    np.savez(
+        tmp_path / "h.npz",
+        images=np.full((5, 4, 4, 3), 255, np.uint8),
+        labels=np.array([0, 1, 2, 1, 0]),
+    )
     meta = convert_images(tmp_path / "h.npz", tmp_path / "o.npz", ImageOptions(batch_size=2))
     data = load_fields(tmp_path / "o.npz")
     assert data.fields.shape == (5, 3, 4, 4) and meta["count"] == 5

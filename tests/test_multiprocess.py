@@ -18,18 +18,18 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import wsgm.sampling_job as job
+import wsgm.sampling.job as job
 from wsgm.cli import main
 from wsgm.data.io import load_fields, save_fields
-from wsgm.train import train
 from wsgm.training.config import RunConfig, apply_overrides
+from wsgm.training.loop import train
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 # Runs `wsgm train` (the CLI entry point) and then saves this process's trained weights.
 _RANK_SCRIPT = """
 import os, sys
-import wsgm.train as T
+import wsgm.training.loop as T
 from safetensors.torch import save_file
 
 held = {}
@@ -124,7 +124,7 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(
     # Sampling: batch b depends on (seed, b) only, so 2 processes give the 1-process file bit
     # for bit, also when resuming a partial file that a 1-process run left behind.
     def sample(out: Path) -> list[str]:
-        return ["sample", str(tmp_path / "multi"), "--num-samples", "7", "--batch-size", "2",
+        return ["sample", str(tmp_path / "multi"), "--num-samples", "7", "--sample-batch", "2",
                 "--steps", "3", "--seed", "4", "--out", str(out), "--no-png", "--cpu",
                 "--save-every", "0"]  # fmt: skip
 

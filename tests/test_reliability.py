@@ -21,9 +21,9 @@ from safetensors.torch import load_file
 
 from wsgm.cli import main
 from wsgm.data.io import load_fields, save_fields
-from wsgm.train import train
 from wsgm.training.checkpoint import load_checkpoint
 from wsgm.training.config import RunConfig, apply_overrides
+from wsgm.training.loop import train
 
 SRC = Path(__file__).parents[1] / "src"
 
@@ -177,7 +177,7 @@ def _tiny_model(tmp_path: Path) -> Path:
 def test_sample_killed_mid_write_resumes_bitwise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import wsgm.sampling_job as job
+    import wsgm.sampling.job as job
 
     torch.set_num_threads(1)
     model = _tiny_model(tmp_path)
@@ -190,7 +190,7 @@ def test_sample_killed_mid_write_resumes_bitwise(
             "3",
             "--n",
             "21",
-            "--batch-size",
+            "--sample-batch",
             "2",
             "--seed",
             str(seed),
@@ -206,7 +206,7 @@ def test_sample_killed_mid_write_resumes_bitwise(
     out = tmp_path / "s.npz"
     partial = job.partial_path(out)
     # SIGKILL during the third save of the partial file (two batches are safely saved).
-    _killed_run(args(out), "wsgm.sampling_job:atomic_write:3:mid-write")
+    _killed_run(args(out), "wsgm.sampling.job:atomic_write:3:mid-write")
     assert not out.exists() and list(tmp_path.glob(f".{partial.name}.tmp-*"))
     with np.load(partial) as npz:
         assert npz["index"].tolist() == [0, 1]

@@ -15,11 +15,31 @@ from wsgm.experiments.datasets import make_datasets
 from wsgm.experiments.gaussian_kl import fourier_kl, sgm_theory_kl
 from wsgm.experiments.presets import preset_for
 from wsgm.experiments.runs import load_trained
-from wsgm.spectra import power_spectrum
+from wsgm.gaussian.spectra import power_spectrum
 
-TINY = ["--size", "8", "--n-train", "64", "--n", "16", "--steps", "2,8",
-        "--train-steps", "3", "--channels", "8", "--batch-size", "8", "--seed", "0",
-        "--threads", "1", "--no-progress", "--set", "train.warmup_steps=1"]
+TINY = [
+    "--size",
+    "8",
+    "--n-train",
+    "64",
+    "--n",
+    "16",
+    "--sweep-steps",
+    "2,8",
+    "--train-steps",
+    "3",
+    "--channels",
+    "8",
+    "--train-batch",
+    "8",
+    "--seed",
+    "0",
+    "--threads",
+    "1",
+    "--no-progress",
+    "--set",
+    "train.warmup_steps=1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +54,7 @@ def test_reproduce_gaussian_writes_report(gaussian_run: Path) -> None:
     assert set(data["models"]) == {"sgm", "wsgm"}
     for m in data["models"].values():
         assert m["steps"] == [2, 8]
-        assert set(m["metrics"]) == {"fourier_kl", "spectrum", "histogram_w1",
-                                     "magnetization_w1"}
+        assert set(m["metrics"]) == {"fourier_kl", "spectrum", "histogram_w1", "magnetization_w1"}
         assert all(len(v) == 2 and all(np.isfinite(v)) for v in m["metrics"].values())
     theory = data["theory"]
     # exact scores: more steps, smaller KL
@@ -49,8 +68,7 @@ def test_reproduce_gaussian_writes_report(gaussian_run: Path) -> None:
     report = (gaussian_run / "report.md").read_text()
     assert "Gaussian twin" in report and "With exact scores the spectrum error" in report
     assert "## Steps needed" in report and "error_vs_steps.png" in report
-    for png in ("error_vs_steps.png", "error_vs_time.png", "samples_sgm.png",
-                "samples_wsgm.png"):
+    for png in ("error_vs_steps.png", "error_vs_time.png", "samples_sgm.png", "samples_wsgm.png"):
         assert (gaussian_run / png).stat().st_size > 1000
     assert (gaussian_run / "sweep.csv").exists()
 
@@ -66,24 +84,52 @@ def test_reproduce_reuses_finished_runs(gaussian_run: Path) -> None:
 
 def test_eval_pair(gaussian_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "ev"
-    rc = main(["eval", "--sgm", str(gaussian_run / "runs" / "sgm"), "--wsgm",
-               str(gaussian_run / "runs" / "wsgm"), "--reference",
-               str(gaussian_run / "data" / "reference.npz"), "--out", str(out), "--steps",
-               "2,4", "--n", "8", "--no-progress"])
+    rc = main(
+        [
+            "eval",
+            "--sgm",
+            str(gaussian_run / "runs" / "sgm"),
+            "--wsgm",
+            str(gaussian_run / "runs" / "wsgm"),
+            "--reference",
+            str(gaussian_run / "data" / "reference.npz"),
+            "--out",
+            str(out),
+            "--sweep-steps",
+            "2,4",
+            "--n",
+            "8",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     data = json.loads((out / "sweep.json").read_text())
     assert data["models"]["sgm"]["steps"] == [2, 4]
-    assert set(data["models"]["wsgm"]["noise_floor"]) == {"spectrum", "histogram_w1",
-                                                          "magnetization_w1"}
+    assert set(data["models"]["wsgm"]["noise_floor"]) == {
+        "spectrum",
+        "histogram_w1",
+        "magnetization_w1",
+    }
     assert "spectrum: within 2x noise floor at" in capsys.readouterr().out
 
 
-def test_eval_reference_of_wrong_size(gaussian_run: Path, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_reference_of_wrong_size(
+    gaussian_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ref = tmp_path / "ref16.npz"
     save_fields(ref, np.zeros((20, 16, 16), np.float32), {"source": "test"})
-    rc = main(["eval", "--sgm", str(gaussian_run / "runs" / "sgm"), "--reference", str(ref),
-               "--out", str(tmp_path / "o"), "--no-progress"])
+    rc = main(
+        [
+            "eval",
+            "--sgm",
+            str(gaussian_run / "runs" / "sgm"),
+            "--reference",
+            str(ref),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "1x16x16" in err and "trained on 1x8x8" in err
@@ -98,7 +144,8 @@ def test_eval_run_without_model(tmp_path: Path, capsys: pytest.CaptureFixture[st
     rc = main(["eval", str(run), "--reference", str(ref), "--out", str(tmp_path / "o")])
     assert rc == 2
     assert "holds no finished model (its training has not written a model yet)" in (
-        capsys.readouterr().err)
+        capsys.readouterr().err
+    )
 
 
 def test_unfinished_run_is_refused(gaussian_run: Path, tmp_path: Path) -> None:
@@ -124,8 +171,9 @@ def test_unknown_experiment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_existing_data_of_another_size(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
-    save_fields(tmp_path / "data" / "train.npz", np.zeros((10, 16, 16), np.float32),
-                {"source": "gaussian"})
+    save_fields(
+        tmp_path / "data" / "train.npz", np.zeros((10, 16, 16), np.float32), {"source": "gaussian"}
+    )
     preset = preset_for("gaussian").replace(size=8, n_samples=4, n_train=10)
     with pytest.raises(WSGMError, match="size 16x16, but this run needs 8x8"):
         make_datasets(tmp_path, preset, progress=False)
@@ -141,7 +189,8 @@ def test_fourier_kl_matches_theory_scale() -> None:
     assert 0 <= exact < 5e-3  # only the estimator's bias
     assert fourier_kl(2.0 * x, p) > 100 * exact  # a wrong scale is far away
     assert sgm_theory_kl(16, 64, eta=2.0, xi=0.0, grid="quadratic", T=5.0) < sgm_theory_kl(
-        16, 4, eta=2.0, xi=0.0, grid="quadratic", T=5.0)
+        16, 4, eta=2.0, xi=0.0, grid="quadratic", T=5.0
+    )
 
 
 def test_reproduce_images_from_array(tmp_path: Path) -> None:
@@ -152,10 +201,35 @@ def test_reproduce_images_from_array(tmp_path: Path) -> None:
     src = tmp_path / "tiny.npz"
     np.savez(src, x_train=x[:64], y_train=y[:64], x_test=x[64:], y_test=y[64:])
     out = tmp_path / "img"
-    rc = main(["reproduce", "images", "--out", str(out), "--data", str(src), "--size", "16",
-               "--n-train", "64", "--n", "16", "--steps", "2", "--train-steps", "2",
-               "--channels", "8", "--batch-size", "8", "--threads", "1", "--no-progress",
-               "--metrics", "classifier_fd,spectrum"])
+    rc = main(
+        [
+            "reproduce",
+            "images",
+            "--out",
+            str(out),
+            "--data",
+            str(src),
+            "--size",
+            "16",
+            "--n-train",
+            "64",
+            "--n",
+            "16",
+            "--sweep-steps",
+            "2",
+            "--train-steps",
+            "2",
+            "--channels",
+            "8",
+            "--train-batch",
+            "8",
+            "--threads",
+            "1",
+            "--no-progress",
+            "--metrics",
+            "classifier_fd,spectrum",
+        ]
+    )
     assert rc == 0
     data = json.loads((out / "sweep.json").read_text())
     assert set(data["models"]["wsgm"]["metrics"]) == {"classifier_fd", "spectrum"}
@@ -164,7 +238,8 @@ def test_reproduce_images_from_array(tmp_path: Path) -> None:
 
 def test_report_names_the_command(gaussian_run: Path) -> None:
     report = (gaussian_run / "report.md").read_text()
-    assert f"wsgm reproduce gaussian --out {gaussian_run} --batch-size 8" in report
+    assert f"wsgm reproduce gaussian --out {gaussian_run} --channels 8" in report
+    assert "--sweep-steps 2,8" in report and "--train-batch 8" in report
 
 
 @pytest.mark.parametrize("experiment", ["gaussian", "phi4", "images"])
@@ -174,15 +249,35 @@ def test_full_presets_run_end_to_end(tmp_path: Path, experiment: str) -> None:
     one optimizer step so that a CPU gets through."""
     full = preset_for(experiment, full=True)
     out = tmp_path / "full"
-    args = ["reproduce", experiment, "--full", "--out", str(out), "--n-train", "16", "--n",
-            "4", "--steps", "2", "--train-steps", "1", "--batch-size", "4", "--threads", "2",
-            "--no-progress", "--set", "train.warmup_steps=1"]
+    args = [
+        "reproduce",
+        experiment,
+        "--full",
+        "--out",
+        str(out),
+        "--n-train",
+        "16",
+        "--n",
+        "4",
+        "--sweep-steps",
+        "2",
+        "--train-steps",
+        "1",
+        "--train-batch",
+        "4",
+        "--threads",
+        "2",
+        "--no-progress",
+        "--set",
+        "train.warmup_steps=1",
+    ]
     if experiment == "images":
         rng = np.random.default_rng(0)
         x = rng.integers(0, 256, (32, full.size, full.size), dtype=np.uint8)
         y = rng.integers(0, 3, 32)
-        np.savez(tmp_path / "imgs.npz", x_train=x[:16], y_train=y[:16], x_test=x[16:],
-                 y_test=y[16:])
+        np.savez(
+            tmp_path / "imgs.npz", x_train=x[:16], y_train=y[:16], x_test=x[16:], y_test=y[16:]
+        )
         args += ["--data", str(tmp_path / "imgs.npz"), "--metrics", "swd,spectrum"]
     assert main(args) == 0
     data = json.loads((out / "sweep.json").read_text())

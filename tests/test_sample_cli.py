@@ -35,11 +35,11 @@ def _train(data: Path, run: Path, kind: str, steps: int) -> int:
             kind,
             "--run-dir",
             str(run),
-            "--steps",
+            "--train-steps",
             str(steps),
             "--seed",
             "0",
-            "--batch-size",
+            "--train-batch",
             "16",
             "--no-progress",
             "--wavelet",
@@ -76,7 +76,7 @@ def test_train_resume_sample(kind: str, data: Path, tmp_path: Path) -> None:
         "3",
         "--out",
         str(out),
-        "--batch-size",
+        "--sample-batch",
         "2",
     ]
     assert main(args) == 0
@@ -87,7 +87,7 @@ def test_train_resume_sample(kind: str, data: Path, tmp_path: Path) -> None:
     first = fd.fields.copy()
     assert main(args) == 0  # same seed -> same samples
     np.testing.assert_array_equal(load_fields(out).fields, first)
-    assert main([*args[:-2], "--batch-size", "2", "--seed", "4"]) == 0
+    assert main([*args[:-2], "--sample-batch", "2", "--seed", "4"]) == 0
     assert not np.array_equal(load_fields(out).fields, first)
 
 

@@ -21,6 +21,8 @@ from wsgm.experiments.results import (
     write_sweep,
 )
 from wsgm.experiments.sweep import FieldSuite, steps_to_reach, sweep, sweep_model
+from wsgm.samplers import get_sampler
+from wsgm.sampling.spec import SamplingSpec
 from wsgm.sde import OU
 
 
@@ -39,11 +41,20 @@ class NoisyWhite:
         self.device = torch.device("cpu")
         self.bias = bias
 
-    def sample(self, n: int, *, sampler: Any, grids: torch.Tensor,
-               generator: torch.Generator) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        sampler: Any,
+        grids: torch.Tensor,
+        generator: torch.Generator,
+        callback: Any = None,
+    ) -> torch.Tensor:
         x = torch.randn((n, 1, *self.config.size), generator=generator)
         for _ in self.config.names:
-            sampler(lambda y, t, c: -y, x, grids, generator=generator, sde=self.sde)
+            get_sampler(sampler)(
+                lambda y, t, c: -y, x, grids, generator=generator, sde=self.sde, callback=callback
+            )
         steps = grids.shape[0] - 1
         return x * (1.0 + self.bias / steps)
 
@@ -84,8 +95,14 @@ def test_steps_to_reach() -> None:
 def test_sweep_model_error_falls_with_steps_and_is_seeded() -> None:
     suite = FieldSuite(_white(256), sample_size=128, generator=np.random.default_rng(0))
     model = NoisyWhite("sgm", bias=2.0)
-    r = sweep_model(model, suite, steps=[16, 1, 4], batch_size=50, progress=False,  # type: ignore[arg-type]
-                    keep=3)
+    r = sweep_model(
+        model,
+        suite,
+        steps=[16, 1, 4],
+        spec=SamplingSpec(batch_size=50),
+        progress=False,  # type: ignore[arg-type]
+        keep=3,
+    )
     assert r.steps == [1, 4, 16]
     spec = r.metrics["spectrum"]
     assert spec[0] > spec[1] > spec[2]
@@ -93,10 +110,12 @@ def test_sweep_model_error_falls_with_steps_and_is_seeded() -> None:
     assert r.evaluations_per_sample == [1, 4, 16]
     assert len(r.seconds_per_sample) == 3 and all(t > 0 for t in r.seconds_per_sample)
     assert [s.shape for s in r.samples] == [(3, 1, 8, 8)] * 3
-    again = sweep_model(model, suite, steps=[1, 4, 16], batch_size=50, progress=False)  # type: ignore[arg-type]
+    again = sweep_model(
+        model, suite, steps=[1, 4, 16], spec=SamplingSpec(batch_size=50), progress=False
+    )  # type: ignore[arg-type]
     assert again.metrics == r.metrics
     # batch b of N is seeded by (seed, N, b): N = 4 alone gives the same numbers
-    alone = sweep_model(model, suite, steps=[4], batch_size=50, progress=False)  # type: ignore[arg-type]
+    alone = sweep_model(model, suite, steps=[4], spec=SamplingSpec(batch_size=50), progress=False)  # type: ignore[arg-type]
     assert alone.metrics["spectrum"][0] == r.metrics["spectrum"][1]
 
 
@@ -112,7 +131,9 @@ def test_sweep_rejects_wrong_size_and_bad_steps() -> None:
 def test_headline_and_files(tmp_path: Path) -> None:
     suite = FieldSuite(_white(512), sample_size=256, generator=np.random.default_rng(0))
     models = {"sgm": NoisyWhite("sgm", bias=4.0), "wsgm": NoisyWhite("wsgm", bias=0.25)}
-    results = sweep(models, suite, steps=[1, 4, 16, 64], batch_size=128, progress=False)  # type: ignore[arg-type]
+    results = sweep(
+        models, suite, steps=[1, 4, 16, 64], spec=SamplingSpec(batch_size=128), progress=False
+    )  # type: ignore[arg-type]
     data = sweep_dict(results, settings={"note": "test"})
     floor = data["models"]["sgm"]["noise_floor"]["spectrum"]
     assert data["models"]["wsgm"]["noise_floor"]["spectrum"] == floor
@@ -145,11 +166,21 @@ def test_headline_and_files(tmp_path: Path) -> None:
 def test_run_sweep_writes_figures(tmp_path: Path) -> None:
     suite = FieldSuite(_white(64), generator=np.random.default_rng(0))
     models = {"sgm": NoisyWhite("sgm", bias=1.0), "wsgm": NoisyWhite("wsgm", bias=0.1)}
-    data, figures = run_sweep(models, suite, tmp_path, steps=[1, 2], progress=False,  # type: ignore[arg-type]
-                              theory={"spectrum": {"sgm": ([1, 2], [1.0, 0.5])}})
+    data, figures = run_sweep(
+        models,
+        suite,
+        tmp_path,
+        steps=[1, 2],
+        progress=False,  # type: ignore[arg-type]
+        theory={"spectrum": {"sgm": ([1, 2], [1.0, 0.5])}},
+    )
     names = {f for f, _ in figures}
-    assert {"error_vs_steps.png", "error_vs_time.png", "samples_sgm.png",
-            "samples_wsgm.png"} <= names
+    assert {
+        "error_vs_steps.png",
+        "error_vs_time.png",
+        "samples_sgm.png",
+        "samples_wsgm.png",
+    } <= names
     for f in names:
         assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert data["settings"]["samples_per_N"] == 32
@@ -160,8 +191,12 @@ def test_steps_table_says_na_for_a_metric_whose_floor_is_not_positive() -> None:
     from wsgm.experiments.report import headline_table
 
     models = {
-        lab: {"steps": [8, 32], "metrics": {"kid": [0.2, 0.1], "fid": [90.0, 40.0]},
-              "noise_floor": {"kid": -0.0003, "fid": 25.0}, "seconds_per_sample": [1.0, 2.0]}
+        lab: {
+            "steps": [8, 32],
+            "metrics": {"kid": [0.2, 0.1], "fid": [90.0, 40.0]},
+            "noise_floor": {"kid": -0.0003, "fid": 25.0},
+            "seconds_per_sample": [1.0, 2.0],
+        }
         for lab in ("sgm", "wsgm")
     }
     table = headline_table({"models": models, "headline": headline(models)})

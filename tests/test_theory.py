@@ -165,7 +165,7 @@ def test_levels_too_large() -> None:
 
 
 def test_cli_writes_json_and_plots(tmp_path, capsys) -> None:
-    rc = main(["theory", "--sizes", "8,16,32", "--steps", "4,16,64", "--out", str(tmp_path)])
+    rc = main(["theory", "--sizes", "8,16,32", "--sweep-steps", "4,16,64", "--out", str(tmp_path)])
     assert rc == 0
     res = json.loads((tmp_path / "theory.json").read_text())
     for key in (

@@ -16,8 +16,8 @@ from wsgm.errors import WSGMError
 from wsgm.losses import dsm_loss, sample_times
 from wsgm.nn import UNet, UNetConfig
 from wsgm.sde import OU
-from wsgm.train import TrainingDiverged, train
 from wsgm.training.config import RunConfig, apply_overrides, load_toml
+from wsgm.training.loop import TrainingDiverged, train
 
 
 @pytest.mark.parametrize("schedule", ["uniform", "quadratic", "log"])

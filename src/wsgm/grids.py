@@ -71,7 +71,7 @@ def quadratic(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
 ) -> Tensor:
-    """t_k = T (k/N)^2 read backwards (DESIGN.md §2): fine steps near the data."""
+    """t_k = T (k/N)^2 read backwards (docs/design.md §2.4): fine steps near the data."""
     return power(n, T=T, t_end=t_end, rho=2.0, dtype=dtype, device=device)
 
 

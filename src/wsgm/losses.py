@@ -1,4 +1,4 @@
-"""Denoising score matching with epsilon-prediction (DESIGN.md §2; Ho et al. 2020, eq. 14).
+"""Denoising score matching on the noise (docs/design.md §2.3; Ho et al. 2020, eq. 14).
 
     L(theta) = E_{t, x_0, eps} || eps - eps_theta(alpha_t x_0 + sigma_t eps, t, cond) ||^2
 
@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from .sde import OU
 
-__all__ = ["T_SCHEDULES", "sample_times", "noisy_batch", "dsm_loss"]
+__all__ = ["T_SCHEDULES", "sample_times", "noisy_batch", "NoisyBatch", "DSMLoss", "dsm_loss"]
 
 T_SCHEDULES = ("uniform", "quadratic", "log")
 
@@ -76,6 +78,49 @@ def noisy_batch(
     return sde.perturb(x0, t, eps), t, eps
 
 
+class NoisyBatch(NamedTuple):
+    """A forward-noised batch: ``x_t = alpha_t x_0 + sigma_t eps`` with its times and noise."""
+
+    x_t: Tensor
+    t: Tensor
+    eps: Tensor
+
+    def part(self, index: slice) -> NoisyBatch:
+        """The samples ``index`` of the batch (a process's slice of the global batch)."""
+        return NoisyBatch(self.x_t[index], self.t[index], self.eps[index])
+
+
+@dataclass(frozen=True)
+class DSMLoss:
+    """Denoising score matching: the noise distribution (:meth:`draw`) and the weighting
+    (:meth:`__call__`: unit weight on the eps error at every t, the mean over samples and
+    coordinates), as in EDM's ``loss_fn`` split into its two halves.
+
+    The training loop draws the noise of the whole global batch with :meth:`draw` (so every
+    process draws the same) and evaluates the loss on its slice.
+    """
+
+    sde: OU = field(default_factory=OU)
+    schedule: str = "quadratic"
+    t_min: float = 1e-3
+
+    def draw(self, x0: Tensor, generator: torch.Generator | None = None) -> NoisyBatch:
+        """One forward-noised copy of every sample of ``x0`` (:func:`noisy_batch`)."""
+        x_t, t, eps = noisy_batch(
+            x0, sde=self.sde, schedule=self.schedule, t_min=self.t_min, generator=generator
+        )
+        return NoisyBatch(x_t, t, eps)
+
+    def __call__(
+        self,
+        eps_fn: Callable[[Tensor, Tensor, Tensor | None], Tensor],
+        batch: NoisyBatch,
+        cond: Tensor | None = None,
+    ) -> Tensor:
+        """The Monte Carlo estimate of L(theta) on ``batch`` (a 0-d float32 tensor)."""
+        return torch.mean((eps_fn(batch.x_t, batch.t, cond).float() - batch.eps.float()) ** 2)
+
+
 def dsm_loss(
     eps_fn: Callable[[Tensor, Tensor, Tensor | None], Tensor],
     x0: Tensor,
@@ -87,7 +132,5 @@ def dsm_loss(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Monte Carlo estimate of L(theta) on the batch ``x0`` (a 0-d tensor)."""
-    x_t, t, eps = noisy_batch(
-        x0, sde=sde or OU(), schedule=schedule, t_min=t_min, generator=generator
-    )
-    return torch.mean((eps_fn(x_t, t, cond).float() - eps.float()) ** 2)
+    loss = DSMLoss(sde or OU(), schedule, t_min)
+    return loss(eps_fn, loss.draw(x0, generator), cond)

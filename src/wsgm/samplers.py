@@ -4,8 +4,12 @@
 ``x`` is a sample of the prior N(0, I) at time ``grid[0]``; ``grid`` is a decreasing tensor of
 forward times (see :mod:`wsgm.grids`). With N = len(grid) - 1 steps every sampler makes N
 score evaluations per step type (Heun: 2N - 1), and its last step, from t_{N-1}, returns the
-denoised mean E[X_0 | X_{t_{N-1}}] (Tweedie) instead of adding noise (DESIGN.md §2), unless
-``denoise_last=False`` in which case the last step is an ordinary step to t_N.
+denoised mean E[X_0 | X_{t_{N-1}}] (Tweedie) instead of adding noise (docs/design.md
+§2.5), unless ``denoise_last=False`` in which case the last step is an ordinary step to t_N.
+
+``callback`` (optional, as in k-diffusion) is called after every step k = 0..N-1 with
+``{"i": k, "t": t_k, "x": x}`` (``x`` the state after the step; after the last one, the
+result): progress bars and trajectory recording hook in there, not into the score.
 
 The samplers never leave the device of ``x`` (no ``.item()`` in the loop).
 """
@@ -22,6 +26,7 @@ from .sde import OU
 
 __all__ = [
     "ScoreFn",
+    "Callback",
     "euler_maruyama",
     "ancestral",
     "heun",
@@ -31,10 +36,17 @@ __all__ = [
 ]
 
 ScoreFn = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
+Callback = Callable[[dict[str, object]], None]
 
 
 def _randn(x: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+
+
+def _done(callback: Callback | None, k: int, t: Tensor, x: Tensor) -> Tensor:
+    if callback is not None:
+        callback({"i": k, "t": t, "x": x})
+    return x
 
 
 def _times(grid: Tensor, x: Tensor) -> Tensor:
@@ -52,6 +64,7 @@ def euler_maruyama(
     cond: Tensor | None = None,
     sde: OU = OU(),
     denoise_last: bool = True,
+    callback: Callback | None = None,
 ) -> Tensor:
     """Euler–Maruyama on the reverse SDE (the scheme of the paper's theory, Guth et al. §3).
 
@@ -63,9 +76,10 @@ def euler_maruyama(
         t, t_next = ts[k], ts[k + 1]
         score = score_fn(x, t, cond)
         if k == n - 1 and denoise_last:
-            return sde.denoise(x, score, t)
+            return _done(callback, k, t, sde.denoise(x, score, t))
         delta = t - t_next
         x = x + delta * sde.reverse_drift(x, score) + torch.sqrt(2.0 * delta) * _randn(x, generator)
+        _done(callback, k, t, x)
     return x
 
 
@@ -79,6 +93,7 @@ def ancestral(
     cond: Tensor | None = None,
     sde: OU = OU(),
     denoise_last: bool = True,
+    callback: Callback | None = None,
 ) -> Tensor:
     """Exact-OU ancestral step (DDPM-style, the step of the paper's experiments).
 
@@ -92,9 +107,10 @@ def ancestral(
         t, t_next = ts[k], ts[k + 1]
         x0 = sde.denoise(x, score_fn(x, t, cond), t)
         if k == n - 1 and (denoise_last or ends_at_zero):
-            return x0
+            return _done(callback, k, t, x0)
         mean, std = sde.posterior(x, x0, t, t_next)
         x = mean + std * _randn(x, generator)
+        _done(callback, k, t, x)
     return x
 
 
@@ -108,6 +124,7 @@ def heun(
     cond: Tensor | None = None,
     sde: OU = OU(),
     denoise_last: bool = True,
+    callback: Callback | None = None,
 ) -> Tensor:
     """Deterministic probability-flow ODE, Heun's 2nd-order method (Karras et al. 2022, Alg. 1).
 
@@ -122,15 +139,16 @@ def heun(
         t, t_next = ts[k], ts[k + 1]
         score = score_fn(x, t, cond)
         if k == n - 1 and denoise_last:
-            return sde.denoise(x, score, t)
+            return _done(callback, k, t, sde.denoise(x, score, t))
         delta = t - t_next
         d = sde.flow_drift(x, score)
         x_euler = x + delta * d
         if k == n - 1 and ends_at_zero:
-            x = x_euler
+            x = _done(callback, k, t, x_euler)
             continue
         d_next = sde.flow_drift(x_euler, score_fn(x_euler, t_next, cond))
         x = x + 0.5 * delta * (d + d_next)
+        _done(callback, k, t, x)
     return x
 
 
@@ -144,6 +162,7 @@ def dpm_solver_2m(
     cond: Tensor | None = None,
     sde: OU = OU(),
     denoise_last: bool = True,
+    callback: Callback | None = None,
 ) -> Tensor:
     """DPM-Solver++(2M): the probability-flow ODE by a 2nd-order multistep exponential
     integrator on the denoised prediction (Lu et al. 2022, "DPM-Solver++", Alg. 2).
@@ -166,7 +185,7 @@ def dpm_solver_2m(
         t = ts[k]
         x0 = sde.denoise(x, score_fn(x, t, cond), t)
         if k == n - 1 and (denoise_last or ends_at_zero):
-            return x0
+            return _done(callback, k, t, x0)
         h = lam[k + 1] - lam[k]
         d = x0
         if x0_prev is not None:
@@ -174,6 +193,7 @@ def dpm_solver_2m(
             d = (1.0 + half_inv_r) * x0 - half_inv_r * x0_prev
         x = (sigma[k + 1] / sigma[k]) * x - alpha[k + 1] * torch.expm1(-h) * d
         x0_prev = x0
+        _done(callback, k, t, x)
     return x
 
 

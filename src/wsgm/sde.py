@@ -1,6 +1,6 @@
 """The Ornstein–Uhlenbeck forward process and the formulas of its time reversal.
 
-Forward SDE (DESIGN.md §2): dX_t = -X_t dt + sqrt(2) dB_t, stationary law N(0, I), so
+Forward SDE (docs/design.md §2.1): dX_t = -X_t dt + sqrt(2) dB_t, stationary law N(0, I), so
 
     X_t = alpha_t X_0 + sigma_t Z,   alpha_t = exp(-t),   sigma_t^2 = 1 - exp(-2 t).
 

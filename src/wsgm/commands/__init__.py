@@ -7,5 +7,12 @@ from types import ModuleType
 from . import data, demo, eval, reproduce, sample, theory, train, upsample
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    data, theory, train, sample, upsample, eval, reproduce, demo
+    data,
+    theory,
+    train,
+    sample,
+    upsample,
+    eval,
+    reproduce,
+    demo,
 )

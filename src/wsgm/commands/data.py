@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import WSGMError
 from . import data_phi4
+from .options import HelpFormatter, add_deprecated
 
 __all__ = ["register", "run_gaussian", "run_images", "run_inspect"]
 
@@ -25,6 +26,7 @@ def register(subparsers: Any) -> None:
         "data",
         help="make and inspect data sets (gaussian, images, phi4, merge, inspect)",
         description="Make data sets in wsgm's .npz format, or look at one.",
+        formatter_class=HelpFormatter,
     )
     sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     p.set_defaults(func=lambda args: _help(p))
@@ -33,16 +35,17 @@ def register(subparsers: Any) -> None:
         "gaussian",
         help="stationary Gaussian fields by exact spectral synthesis",
         description="Periodic LxL Gaussian fields whose power spectrum is "
-        "P(w) = 1/(xi^eta + |w|^eta), normalized to max 1 (wsgm.spectra).",
+        "P(w) = 1/(xi^eta + |w|^eta), normalized to max 1 (wsgm.gaussian.spectra).",
+        formatter_class=HelpFormatter,
     )
     g.add_argument("--size", type=int, required=True, help="grid side L")
     g.add_argument("--n", type=int, required=True, help="number of fields")
     g.add_argument("--out", required=True, help="output .npz file")
-    g.add_argument("--eta", type=float, default=2.0, help="spectral exponent (default 2)")
+    g.add_argument("--eta", type=float, default=2.0, help="spectral exponent")
     g.add_argument(
-        "--xi", type=float, default=0.0, help="inverse correlation length (default 0: scale free)"
+        "--xi", type=float, default=0.0, help="inverse correlation length (0: scale free)"
     )
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     g.set_defaults(func=run_gaussian)
 
@@ -53,6 +56,7 @@ def register(subparsers: Any) -> None:
         "SOURCE: a folder of PNG/JPEG (recursive; centre crop + resize), an IDX "
         "file or folder (fashion-mnist = /usr/share/datasets/fashion-mnist from "
         "`apt-get install dataset-fashion-mnist`), or a .npy/.npz array.",
+        formatter_class=HelpFormatter,
     )
     im.add_argument("source", metavar="SOURCE", help="folder, IDX file/folder, .npy/.npz")
     im.add_argument(
@@ -75,13 +79,13 @@ def register(subparsers: Any) -> None:
         "--split",
         choices=("train", "test"),
         default="train",
-        help="IDX folders and .npz with x_test: which split (default train)",
+        help="IDX folders and .npz with x_test: which split",
     )
     im.add_argument(
         "--fit",
         choices=("auto", "pad", "resize"),
         default="auto",
-        help="IDX/arrays: pad onto a -1 canvas or resize (default: pad if smaller)",
+        help="IDX/arrays: pad onto a -1 canvas or resize (auto: pad if smaller)",
     )
     im.add_argument(
         "--range",
@@ -92,7 +96,8 @@ def register(subparsers: Any) -> None:
         dest="value_range",
         help="input values mapped to [-1, 1] (arrays)",
     )
-    im.add_argument("--batch-size", type=int, default=256, help="images per batch read")
+    im.add_argument("--read-batch", type=int, default=256, help="images read and converted at once")
+    add_deprecated(im, "--batch-size", new="--read-batch", dest="read_batch", type=int)
     im.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     im.set_defaults(func=run_images)
 
@@ -102,6 +107,7 @@ def register(subparsers: Any) -> None:
         description="Print shape, dtype, meta and observables (mean, variance, <|m|>, <m^2>, "
         "Binder U4, radial power spectrum); optionally plot them next to the "
         "reference curves of the source (e.g. the exact Gaussian spectrum).",
+        formatter_class=HelpFormatter,
     )
     ins.add_argument("file", metavar="FILE", help="a .npz written by a wsgm command")
     ins.add_argument("--png", default=None, metavar="OUT.png", help="write a summary figure")
@@ -169,7 +175,7 @@ def run_images(args: argparse.Namespace) -> int:
         fit=args.fit,
         limit=args.limit,
         split=args.split,
-        batch_size=args.batch_size,
+        batch_size=args.read_batch,
         value_range=None if args.value_range is None else tuple(args.value_range),
     )
     _check_out(args.out, args.overwrite)

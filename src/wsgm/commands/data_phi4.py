@@ -14,6 +14,7 @@ __all__ = ["register", "run_phi4", "run_merge"]
 def register(data_subparsers: Any) -> None:
     """Add the ``phi4`` and ``merge`` subcommands to the ``wsgm data`` group."""
     from ..data.phi4 import DEFAULT_BETA_C, DEFAULT_BETA_C_ERR, DEFAULT_LAM, MCMCConfig
+    from .options import HelpFormatter
 
     defaults = MCMCConfig()
     p = data_subparsers.add_parser(
@@ -26,6 +27,7 @@ def register(data_subparsers: Any) -> None:
             f"beta_c = {DEFAULT_BETA_C} +- {DEFAULT_BETA_C_ERR} for lam = 1. Resumable: a "
             "killed run keeps FILE.partial.npz and the same command continues it."
         ),
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--size", type=int, required=True, help="lattice size L (even, >= 4)")
     p.add_argument("--n", type=int, required=True, help="number of configurations (all shards)")
@@ -34,10 +36,10 @@ def register(data_subparsers: Any) -> None:
         "--beta",
         type=float,
         default=DEFAULT_BETA_C,
-        help=f"hopping coupling beta (default: critical point {DEFAULT_BETA_C})",
+        help="hopping coupling beta (the default is the measured critical point)",
     )
-    p.add_argument("--lam", type=float, default=DEFAULT_LAM, help="quartic coupling (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
+    p.add_argument("--lam", type=float, default=DEFAULT_LAM, help="quartic coupling")
+    p.add_argument("--seed", type=int, default=0, help="base random seed")
     p.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
     p.add_argument(
         "--chains",
@@ -55,13 +57,13 @@ def register(data_subparsers: Any) -> None:
         "--thermalize",
         type=int,
         default=defaults.thermalize,
-        help=f"thermalization sweeps per chain (default {defaults.thermalize})",
+        help="thermalization sweeps per chain",
     )
     p.add_argument(
         "--pilot",
         type=int,
         default=defaults.pilot,
-        help=f"sweeps measuring tau_int to set the spacing (default {defaults.pilot})",
+        help="sweeps measuring tau_int to set the spacing",
     )
     p.add_argument(
         "--spacing",
@@ -78,7 +80,7 @@ def register(data_subparsers: Any) -> None:
         "--checkpoint-seconds",
         type=float,
         default=30.0,
-        help="how often the partial file is rewritten (default 30)",
+        help="how often the partial file is rewritten, in seconds",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -88,6 +90,7 @@ def register(data_subparsers: Any) -> None:
         "merge",
         help="join the shards of one `wsgm data phi4 --shard K/N` run",
         description="Join shard files, checking they come from the same run and none is missing.",
+        formatter_class=HelpFormatter,
     )
     m.add_argument("parts", nargs="+", metavar="PART", help="shard files")
     m.add_argument("--out", required=True, help="output .npz file")

@@ -1,9 +1,9 @@
 """``wsgm eval``: step sweep of trained models against held-out reference data.
 
     wsgm eval --sgm runs/sgm --wsgm runs/wsgm --reference ref.npz --out sweep/
-    wsgm eval runs/wsgm --reference ref.npz --out sweep/ --steps 4,8,16,32
+    wsgm eval runs/wsgm --reference ref.npz --out sweep/ --sweep-steps 4,8,16,32
 
-Samples every model with N steps for each N of ``--steps`` (N per scale for a WSGM), and
+Samples every model with N steps for each N of ``--sweep-steps`` (N per scale for a WSGM), and
 measures the samples against one half of the reference set; the other half gives each
 metric's noise floor at the same sample size. Fields: spectrum error, marginal-histogram
 and magnetization W1. Images (data whose metadata say so, or ``--images``): KID/FID if the
@@ -22,50 +22,61 @@ import numpy as np
 import torch
 
 from ..errors import WSGMError
-from ..grids import GRIDS
-from ..samplers import SAMPLERS
+from ..experiments.sweep import DEFAULT_STEPS
+from .options import HelpFormatter, add_deprecated, add_sampling_options, sampling_spec, steps_list
 
 __all__ = ["register", "run", "parse_steps"]
 
 
 def parse_steps(text: str) -> list[int]:
     """``"2,4,8"`` -> [2, 4, 8]; anything else is a clear error."""
-    try:
-        steps = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError as exc:
-        raise WSGMError(f"--steps must be comma-separated integers, got {text!r}") from exc
-    if not steps or min(steps) < 1:
-        raise WSGMError(f"--steps must be positive integers, got {text!r}")
-    return steps
+    return list(steps_list(text))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
-        "eval", help="step sweep: error vs sampler steps N against reference data",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "eval",
+        help="step sweep: error vs sampler steps N against reference data",
+        description=__doc__,
+        formatter_class=HelpFormatter,
+    )
     p.add_argument("models", nargs="*", help="run or model directories (labelled by kind)")
     p.add_argument("--sgm", help="run directory of the SGM")
     p.add_argument("--wsgm", help="run directory of the WSGM")
     p.add_argument("--reference", required=True, help="held-out data (.npz), >= 2 x --n fields")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--steps", default="2,4,8,16,32,64,128,256,512",
-                   help="comma-separated step counts N (default 2,4,...,512)")
+    p.add_argument(
+        "--sweep-steps",
+        default=",".join(map(str, DEFAULT_STEPS)),
+        metavar="N1,N2,...",
+        help="comma-separated sampler step counts N",
+    )
+    add_deprecated(p, "--steps", new="--sweep-steps", dest="sweep_steps")
     p.add_argument("--n", type=int, help="samples per N (default: half the reference, <= 512)")
     p.add_argument("--metrics", help="comma-separated metric names (default: all available)")
     p.add_argument("--images", action="store_true", help="use the image metrics")
     p.add_argument("--classifier-data", help="labelled training images for classifier_fd")
     p.add_argument("--inception", help="FID Inception TorchScript file (default: installed)")
-    p.add_argument("--sampler", choices=tuple(SAMPLERS), default="euler")
-    p.add_argument("--grid", choices=tuple(GRIDS), default="quadratic")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--factor", type=float, default=2.0,
-                   help="headline: smallest N within FACTOR x the noise floor (default 2)")
-    p.add_argument("--weights", choices=("ema", "raw"), default="ema")
-    p.add_argument("--allow-unfinished", action="store_true",
-                   help="evaluate a run whose training has not reached its target steps")
-    p.add_argument("--cpu", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    add_sampling_options(p, per_model=False)
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the samples (batch b of N: (seed, N, b)) and of the halves",
+    )
+    p.add_argument(
+        "--factor",
+        type=float,
+        default=2.0,
+        help="headline: smallest N within FACTOR x the noise floor",
+    )
+    p.add_argument(
+        "--allow-unfinished",
+        action="store_true",
+        help="evaluate a run whose training has not reached its target steps",
+    )
+    p.add_argument("--cpu", action="store_true", help="stay on the CPU even with a GPU")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -88,13 +99,18 @@ def run(args: argparse.Namespace) -> int:
     from ..training.defaults import is_periodic
     from ..training.device import use_cpu
 
-    steps = parse_steps(args.steps)
-    device = torch.device("cpu") if use_cpu(args.cpu) else torch.device(
-        "cuda" if torch.cuda.is_available() else "cpu")
+    steps = parse_steps(args.sweep_steps)
+    spec = sampling_spec(args)
+    device = (
+        torch.device("cpu")
+        if use_cpu(args.cpu)
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     models = {}
     for label, path in _labelled(args):
-        model = load_trained(path, device=device, weights=args.weights,
-                             require_finished=not args.allow_unfinished)
+        model = load_trained(
+            path, device=device, weights=spec.weights, require_finished=not args.allow_unfinished
+        )
         if label and model.config.kind != label:
             raise WSGMError(f"--{label} {path} holds a {model.config.kind} model, not a {label}")
         name = label or model.config.kind
@@ -128,27 +144,50 @@ def run(args: argparse.Namespace) -> int:
             if labels is None:
                 raise WSGMError(f"--classifier-data {args.classifier_data} has no labels")
             classifier, _ = classifier_for(
-                load_fields(args.classifier_data).fields, labels,
+                load_fields(args.classifier_data).fields,
+                labels,
                 cache_dir=Path(args.out) / "classifier",
-                generator=torch.Generator().manual_seed(args.seed), device=device)
-        suite = ImageSuite(ref.fields, sample_size=n, metrics=metrics, classifier=classifier,
-                           inception_path=args.inception, device=device,
-                           generator=torch.Generator().manual_seed(args.seed))
+                generator=torch.Generator().manual_seed(args.seed),
+                device=device,
+            )
+        suite = ImageSuite(
+            ref.fields,
+            sample_size=n,
+            metrics=metrics,
+            classifier=classifier,
+            inception_path=args.inception,
+            device=device,
+            generator=torch.Generator().manual_seed(args.seed),
+        )
     else:
-        suite = FieldSuite(ref.fields, sample_size=n, metrics=metrics or FIELD_METRICS,
-                           generator=np.random.default_rng(args.seed))
+        suite = FieldSuite(
+            ref.fields,
+            sample_size=n,
+            metrics=metrics or FIELD_METRICS,
+            generator=np.random.default_rng(args.seed),
+        )
     data, _ = run_sweep(
-        models, suite, args.out, steps=steps, sampler=args.sampler, grid=args.grid,
-        batch_size=args.batch_size, seed=args.seed, factor=args.factor,
-        settings={"reference": str(args.reference),
-                  "models": {k: str(p) for k, p in zip(models, [p for _, p in _labelled(args)],
-                                                       strict=True)}},
-        cmap="gray" if images else "viridis", progress=not args.no_progress)
+        models,
+        suite,
+        args.out,
+        steps=steps,
+        spec=spec,
+        factor=args.factor,
+        settings={
+            "reference": str(args.reference),
+            "models": {
+                k: str(p) for k, p in zip(models, [p for _, p in _labelled(args)], strict=True)
+            },
+        },
+        cmap="gray" if images else "viridis",
+        progress=not args.no_progress,
+    )
     print(f"wrote {Path(args.out) / 'sweep.json'} (+ sweep.csv, PNGs)")
     for metric, per in data["headline"]["metrics"].items():
         cells = ", ".join(
             f"{lab}: {f'N = {v}' if v is not None else 'not within ' + str(max(steps))}"
-            for lab, v in per.items())
+            for lab, v in per.items()
+        )
         print(f"{metric}: within {args.factor:g}x noise floor at {cells}")
     if "sgm" in models and "wsgm" in models:
         # KID's floor is ~0 (unbiased): the first other metric makes the headline.

@@ -19,48 +19,90 @@ from __future__ import annotations
 import argparse
 import shlex
 import time
+from typing import Any
 
-from ..grids import GRIDS
-from ..samplers import SAMPLERS
+from .options import HelpFormatter, add_deprecated, add_sampling_options, sampling_spec, steps_list
 
 __all__ = ["register", "run", "add_preset_args", "preset_from_args", "command_line"]
 
 
-def add_preset_args(p: argparse.ArgumentParser) -> None:
-    """Options that override a :class:`wsgm.experiments.presets.Preset`."""
-    p.add_argument("--size", type=int, help="field / image size L")
-    p.add_argument("--n-train", type=int, help="training fields")
-    p.add_argument("--n", type=int, help="samples per N (the reference holds 2 x N)")
-    p.add_argument("--steps", help="comma-separated sampler step counts N")
-    p.add_argument("--train-steps", type=int, help="optimizer steps of each network")
-    p.add_argument("--channels", type=int, help="UNet base channels")
-    p.add_argument("--batch-size", type=int, help="training batch size")
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--sampler", choices=tuple(SAMPLERS), help="sampler (default euler)")
-    p.add_argument("--grid", choices=tuple(GRIDS), help="time grid (default quadratic)")
-    p.add_argument("--seed", type=int, help="seed of the data, the training and the sampling")
-    p.add_argument("--set", dest="overrides", action="append", default=[],
-                   metavar="KEY=VALUE", help="training config override for both models")
-    p.add_argument("--metrics", help="images: comma-separated image metrics (kid, fid, "
-                   "classifier_fd, swd, spectrum)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+def add_preset_args(p: argparse.ArgumentParser, preset: Any = None) -> None:
+    """Options that override a :class:`wsgm.experiments.presets.Preset`; their help shows
+    ``preset``'s values as the defaults (or says "the preset's" when it depends on it)."""
+
+    def dflt(name: str, show: Any = None) -> str:
+        if preset is None:
+            return " (default: the experiment's preset)"
+        value = getattr(preset, name) if show is None else show
+        if isinstance(value, tuple):
+            value = ",".join(map(str, value))
+        return f" (default: {value})"
+
+    p.add_argument("--size", type=int, help="field / image size L" + dflt("size"))
+    p.add_argument("--n-train", type=int, help="training fields" + dflt("n_train"))
+    p.add_argument(
+        "--n", type=int, help="samples per N (the reference holds 2 x N)" + dflt("n_samples")
+    )
+    p.add_argument(
+        "--sweep-steps",
+        metavar="N1,N2,...",
+        help="comma-separated sampler step counts N of the sweep" + dflt("steps"),
+    )
+    add_deprecated(p, "--steps", new="--sweep-steps", dest="sweep_steps")
+    p.add_argument(
+        "--train-steps", type=int, help="optimizer steps of each network" + dflt("train_steps")
+    )
+    p.add_argument("--channels", type=int, help="UNet base channels" + dflt("base_channels"))
+    p.add_argument(
+        "--train-batch", type=int, help="training batch size (global)" + dflt("train_batch")
+    )
+    add_deprecated(p, "--batch-size", new="--train-batch", dest="train_batch", type=int)
+    p.add_argument("--lr", type=float, help="learning rate" + dflt("lr"))
+    add_sampling_options(p, defaults=None, per_model=False, weights=False, old_batch_flag=False)
+    p.add_argument(
+        "--seed", type=int, help="seed of the data, the training and the sampling" + dflt("seed")
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training config override for both models (repeatable; see `wsgm train --help`)",
+    )
+    p.add_argument(
+        "--metrics",
+        help="images: comma-separated image metrics (kid, fid, classifier_fd, swd, spectrum)"
+        + dflt("image_metrics", "classifier_fd,swd,spectrum" if preset is None else None),
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: torch's choice, usually one per core)",
+    )
     p.add_argument("--cpu", action="store_true", help="stay on the CPU even with a GPU")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def preset_from_args(preset: object, args: argparse.Namespace) -> object:
+def preset_from_args(preset: Any, args: argparse.Namespace) -> Any:
+    """``preset`` with every option that was given (checked: a bad value fails here)."""
     from ..experiments.presets import Preset
-    from .eval import parse_steps
 
     assert isinstance(preset, Preset)
+    sweep = getattr(args, "sweep_steps", None)
+    metrics = getattr(args, "metrics", None)
     return preset.replace(
-        size=args.size, n_train=args.n_train, n_samples=args.n,
-        steps=tuple(parse_steps(args.steps)) if args.steps else None,
-        train_steps=args.train_steps, base_channels=args.channels,
-        batch_size=args.batch_size, lr=args.lr, sampler=args.sampler, grid=args.grid,
+        size=args.size,
+        n_train=args.n_train,
+        n_samples=args.n,
+        steps=steps_list(sweep) if sweep else None,
+        train_steps=args.train_steps,
+        base_channels=args.channels,
+        train_batch=getattr(args, "train_batch", None),
+        lr=args.lr,
+        sampling=sampling_spec(args, base=preset.sampling),
         seed=args.seed,
-        image_metrics=tuple(m.strip() for m in args.metrics.split(",")) if getattr(
-            args, "metrics", None) else None,
+        image_metrics=tuple(m.strip() for m in metrics.split(",")) if metrics else None,
         run_overrides=tuple(preset.run_overrides) + tuple(args.overrides) or None,
     )
 
@@ -88,13 +130,19 @@ def command_line(args: argparse.Namespace) -> str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser(
-        "reproduce", help="run a paper experiment (data, training, sweep, report)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "reproduce",
+        help="run a paper experiment (data, training, sweep, report)",
+        description=__doc__,
+        formatter_class=HelpFormatter,
+    )
     p.add_argument("experiment", help="gaussian, phi4 or images")
     p.add_argument("--out", required=True, help="output folder (reused by a second run)")
     p.add_argument("--full", action="store_true", help="paper-scale preset (for a GPU)")
-    p.add_argument("--data", help="images: an image folder, IDX folder or .npz (default: "
-                   "Fashion-MNIST)")
+    p.add_argument(
+        "--data",
+        help="images: an image folder, IDX folder or .npz (default: "
+        "Fashion-MNIST from /usr/share/datasets/fashion-mnist)",
+    )
     add_preset_args(p)
     p.set_defaults(func=run)
 
@@ -108,10 +156,16 @@ def run(args: argparse.Namespace) -> int:
     assert isinstance(preset, Preset)
     t0 = time.perf_counter()
     data = reproduce(
-        args.experiment, args.out, preset, source=args.data, progress=not args.no_progress,
-        cpu=args.cpu, threads=args.threads, command=command_line(args))
+        args.experiment,
+        args.out,
+        preset,
+        source=args.data,
+        progress=not args.no_progress,
+        cpu=args.cpu,
+        threads=args.threads,
+        command=command_line(args),
+    )
     print(f"report: {data['report']} ({time.perf_counter() - t0:.0f} s)")
-    metric = "spectrum" if args.experiment != "images" else next(iter(
-        data["headline"]["metrics"]))
+    metric = "spectrum" if args.experiment != "images" else next(iter(data["headline"]["metrics"]))
     print(headline_sentence(data, metric))
     return 0

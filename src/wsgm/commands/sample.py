@@ -20,46 +20,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..data.io import atomic_write, save_fields
+from ..data.io import save_fields
 from ..errors import WSGMError
-from ..grids import GRIDS, make_grid, power
+from ..fileio import atomic_write
 from ..models.base import ScoreModel
 from ..models.config import ModelConfig
-from ..samplers import SAMPLERS
-from ..sampling_job import discard_partial, partial_path, run_batches, tensor_fingerprint
+from ..sampling.job import discard_partial, partial_path, run_batches, tensor_fingerprint
+from ..sampling.spec import SamplingSpec
+from .options import HelpFormatter, add_sampling_options, sampling_spec
 
-__all__ = ["register", "run", "model_grids", "save_png_grid", "add_sampling_args"]
+__all__ = ["register", "run", "model_grids", "save_png_grid", "add_output_args"]
 
 
-def add_sampling_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=int, required=True, help="sampler steps N per scale")
-    p.add_argument("--seed", type=int, default=0)
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    """``--out``, ``--no-png`` and ``--cpu``: where samples go and where they are drawn."""
     p.add_argument("--out", required=True, help="output .npz (a .png grid is written next to it)")
-    p.add_argument(
-        "--sampler",
-        choices=tuple(SAMPLERS),
-        default="dpm2m",
-        help="dpm2m (default: DPM-Solver++(2M), the most accurate at small N with one network "
-        "call per step), euler (Euler-Maruyama, the paper's), ancestral, heun",
-    )
-    p.add_argument(
-        "--grid",
-        choices=tuple(GRIDS),
-        default="logsnr",
-        help="time grid (default logsnr: equal steps in log(alpha/sigma), for dpm2m; "
-        "quadratic suits euler)",
-    )
-    p.add_argument(
-        "--grid-rho",
-        type=float,
-        help="use the power grid t_k = T (1 - k/N)^rho instead of --grid (rho = 2: quadratic)",
-    )
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument(
-        "--steps-per-scale",
-        help="WSGM: J+1 comma-separated step counts, coarsest first, then scale 1 (finest)..J",
-    )
-    p.add_argument("--weights", choices=("ema", "raw"), default="ema")
     p.add_argument("--cpu", action="store_true", help="sample on the CPU even if a GPU is present")
     p.add_argument("--no-png", action="store_true", help="do not write the PNG grid")
 
@@ -69,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "sample",
         help="draw samples from a trained model",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("model_dir", help="run directory (or its model/ directory)")
     p.add_argument(
@@ -80,57 +55,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         required=True,
         help="number of samples (use --num-samples under torchrun, whose parser takes --n)",
     )
-    add_sampling_args(p)
+    add_sampling_options(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples (batch b: (seed, b))")
+    add_output_args(p)
     p.add_argument(
         "--save-every",
         type=float,
         default=30.0,
         metavar="SECONDS",
-        help="save finished batches to OUT.partial.npz at most this often (default 30); "
+        help="save finished batches to OUT.partial.npz at most this often; "
         "a killed job resumes from there when the same command is run again",
     )
     p.set_defaults(func=run)
 
 
-def model_grids(
-    model: ScoreModel,
-    *,
-    steps: int,
-    grid: str,
-    steps_per_scale: str | None = None,
-    rho: float | None = None,
-) -> Tensor | list[Tensor]:
-    """One shared grid, or J + 1 grids (coarsest, scale 1 .. J) from ``--steps-per-scale``.
-
-    ``rho`` (``--grid-rho``) selects the power grid of :func:`wsgm.grids.power` instead of
-    the named ``grid``.
-    """
-    if steps < 1:
-        raise WSGMError(f"--steps must be >= 1, got {steps}")
-    if rho is not None and not rho > 0:
-        raise WSGMError(f"--grid-rho must be positive, got {rho}")
-    T = model.sde.T
-
-    def one(n: int) -> Tensor:
-        return power(n, T=T, rho=rho) if rho is not None else make_grid(grid, n, T=T)
-
-    if not steps_per_scale:
-        return one(steps)
-    if model.config.kind != "wsgm":
-        raise WSGMError("--steps-per-scale is for WSGM models; this is an SGM")
-    try:
-        counts = [int(s) for s in steps_per_scale.split(",")]
-    except ValueError as exc:
-        raise WSGMError(
-            f"--steps-per-scale must be comma-separated integers, got {steps_per_scale!r}"
-        ) from exc
-    want = model.config.levels + 1
-    if len(counts) != want or min(counts) < 1:
-        raise WSGMError(
-            f"--steps-per-scale needs {want} positive counts (coarsest, then scales "
-            f"1..{want - 1}), got {steps_per_scale!r}"
-        )
-    return [one(c) for c in counts]
+def model_grids(model: ScoreModel, spec: SamplingSpec) -> Tensor | list[Tensor]:
+    """The grid(s) of ``spec`` for ``model``: one shared grid, or J + 1 (coarsest, scale
+    1 .. J) from ``spec.steps_per_scale``."""
+    levels = model.config.levels if model.config.kind == "wsgm" else None
+    return spec.grids(T=model.sde.T, levels=levels)
 
 
 def _dist(cpu: bool = False) -> tuple[int, int, torch.device]:
@@ -171,18 +114,13 @@ def save_png_grid(path: Path, fields: np.ndarray, *, max_images: int = 64) -> No
         plt.close(fig)
 
 
-def sampling_meta(args: argparse.Namespace, cfg: ModelConfig) -> dict[str, object]:
+def sampling_meta(spec: SamplingSpec, model_dir: str, cfg: ModelConfig) -> dict[str, object]:
     """The sampler settings and model of a sampling command, for the output's ``meta``."""
     return {
-        "sampler": args.sampler,
-        "grid": args.grid,
-        "grid_rho": args.grid_rho,
-        "steps": args.steps,
-        "steps_per_scale": args.steps_per_scale,
-        "seed": args.seed,
-        "batch_size": args.batch_size,
-        "weights": args.weights,
-        "model_dir": str(args.model_dir),
+        **spec.to_dict(),
+        "grid_rho": spec.grid_rho,
+        "steps_per_scale": ",".join(map(str, spec.steps_per_scale)) or None,
+        "model_dir": str(model_dir),
         "periodic": cfg.unets[cfg.names[0]].padding_mode == "circular",
     }
 
@@ -203,15 +141,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise WSGMError(f"--out must end in .npz, got {out}")
+    spec = sampling_spec(args)
     rank, _, device = _dist(args.cpu)
-    model = load_model(args.model_dir, weights=args.weights, device=device)
-    grids = model_grids(
-        model,
-        steps=args.steps,
-        grid=args.grid,
-        steps_per_scale=args.steps_per_scale,
-        rho=args.grid_rho,
-    )
+    model = load_model(args.model_dir, weights=spec.weights, device=device)
+    grids = model_grids(model, spec)
     cfg = model.config
     # Finished batches go to OUT.npz.partial.npz; the same command resumes a killed job.
     partial = partial_path(out)
@@ -220,14 +153,13 @@ def run(args: argparse.Namespace) -> int:
         "weights_sha256": tensor_fingerprint(model.nets.state_dict()),
         "stats_sha256": tensor_fingerprint(model.stats.tensors()),
         "model": cfg.to_dict(),
-        **{k: getattr(args, k) for k in ("sampler", "grid", "grid_rho", "steps")},
-        **{k: getattr(args, k) for k in ("steps_per_scale", "weights")},
+        **{k: v for k, v in sampling_meta(spec, "", cfg).items() if k in _JOB_KEYS},
     }
     fields = run_batches(
-        lambda b, g: model.sample(args.batch_size, sampler=args.sampler, grids=grids, generator=g),
+        lambda b, g: model.sample(spec.batch_size, sampler=spec.sampler, grids=grids, generator=g),
         args.n,
-        batch_size=args.batch_size,
-        seed=args.seed,
+        batch_size=spec.batch_size,
+        seed=spec.seed,
         device=device,
         out_shape=(cfg.channels, *cfg.size),
         partial=partial,
@@ -241,9 +173,14 @@ def run(args: argparse.Namespace) -> int:
         "model_kind": cfg.kind,
         "levels": cfg.levels,
         "wavelet": cfg.wavelet,
-        **sampling_meta(args, cfg),
+        **sampling_meta(spec, args.model_dir, cfg),
     }
     write_outputs(args, fields, meta)
     discard_partial(partial)
     print(f"wrote {args.n} samples to {out}")
     return 0
+
+
+# The settings a partial file of finished batches must agree on (n, batch size and seed are
+# added by run_batches).
+_JOB_KEYS = ("sampler", "grid", "grid_rho", "steps", "steps_per_scale", "weights")

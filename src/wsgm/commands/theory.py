@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..gaussian.report import DEFAULT_SIZES, DEFAULT_STEPS, compute, format_report, write_report
+from .options import HelpFormatter, add_deprecated
 
 
 def _int_list(text: str) -> list[int]:
@@ -29,47 +30,49 @@ def register(sub: Any) -> None:
         "theory",
         help="exact KL of SGM vs WSGM with exact scores on Gaussian fields (no learning)",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "--sizes",
         type=_int_list,
         default=list(DEFAULT_SIZES),
-        help="comma-separated image sizes L (default 16,32,64,128,256)",
+        help="comma-separated image sizes L (default: 16,32,64,128,256)",
     )
     p.add_argument(
-        "--steps",
+        "--sweep-steps",
         type=_int_list,
         default=list(DEFAULT_STEPS),
-        help="comma-separated step counts for the KL table (default 2,4,...,2^18)",
+        metavar="N1,N2,...",
+        help="comma-separated step counts N of the KL table (default: 2,4,...,2^18)",
     )
-    p.add_argument("--eta", type=float, default=2.0, help="spectral exponent η > 0 (default 2)")
+    add_deprecated(p, "--steps", new="--sweep-steps", dest="sweep_steps", type=_int_list)
+    p.add_argument("--eta", type=float, default=2.0, help="spectral exponent η > 0")
     p.add_argument(
         "--xi",
         type=float,
         default=0.0,
-        help="inverse correlation length ξ ≥ 0 (default 0: critical, scale-free)",
+        help="inverse correlation length ξ ≥ 0 (0: critical, scale-free)",
     )
     p.add_argument(
         "--epsilon",
         type=float,
         default=0.05,
-        help="target KL per pixel for N_needed (default 0.05 nats)",
+        help="target KL per pixel for N_needed, in nats",
     )
-    p.add_argument("--wavelet", default="haar", help="orthogonal wavelet (default haar)")
+    p.add_argument("--wavelet", default="haar", help="orthogonal wavelet")
     p.add_argument(
         "--coarsest",
         type=int,
         default=4,
-        help="size of the coarsest WSGM low-pass (default 4: J = log2(L/4))",
+        help="size of the coarsest WSGM low-pass (4: J = log2(L/4))",
     )
     p.add_argument(
         "--grid",
         default="uniform",
         choices=["uniform", "quadratic", "log"],
-        help="time grid (default uniform, the grid of the paper's theorem)",
+        help="time grid (uniform: the grid of the paper's theorem)",
     )
-    p.add_argument("--T", type=float, default=5.0, help="OU horizon (default 5)")
+    p.add_argument("--T", type=float, default=5.0, help="OU horizon")
     p.add_argument(
         "--out",
         type=Path,
@@ -82,7 +85,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     res = compute(
         sizes=args.sizes,
-        steps=args.steps,
+        steps=args.sweep_steps,
         eta=args.eta,
         xi=args.xi,
         epsilon=args.epsilon,

@@ -1,9 +1,9 @@
-"""``wsgm train``: train (or resume) an SGM or a WSGM; see :mod:`wsgm.train`.
+"""``wsgm train``: train (or resume) an SGM or a WSGM; see :mod:`wsgm.training.loop`.
 
 Settings, later ones winning: the built-in defaults (or, when the run directory already
 holds a checkpoint, its saved config), ``--config FILE.toml``, the flags (``--data``,
-``--model``, ``--steps``, ...), then ``--set key=value`` overrides. Running the same
-command again resumes from ``RUN/model/``.
+``--model``, ``--train-steps``, ...), then ``--set key=value`` overrides. Every value is
+checked as it is read. Running the same command again resumes from ``RUN/model/``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 
 from ..training.checkpoint import has_checkpoint, saved_run_config
-from ..training.config import RunConfig, apply_overrides, load_toml
+from ..training.config import RunConfig, TrainSection, apply_overrides, load_toml
+from .options import HelpFormatter, add_deprecated
 
 __all__ = ["register", "run", "resolve_config"]
 
@@ -24,27 +25,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "train",
         help="train an SGM or WSGM (resumes automatically)",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
+    t = TrainSection()  # the built-in defaults, shown in the help
     p.add_argument(
         "--run-dir", required=True, help="run directory (created; resumed if it holds a checkpoint)"
     )
     p.add_argument("--data", help="training data (.npz written by `wsgm data`)")
-    p.add_argument("--model", choices=("sgm", "wsgm"), help="model kind (default wsgm)")
+    p.add_argument("--model", choices=("sgm", "wsgm"), help="model kind (default: wsgm)")
     p.add_argument("--config", help="TOML config file ([model], [unet], [train] tables)")
-    p.add_argument("--steps", type=int, help="optimizer steps per network (total, not additional)")
-    p.add_argument("--seed", type=int, help="seed of the initial weights and of every batch")
-    p.add_argument("--batch-size", type=int, help="global batch size (split evenly over processes)")
-    p.add_argument("--levels", type=int, help="WSGM wavelet levels J (default: coarsest grid 8x8)")
-    p.add_argument("--wavelet", help="orthogonal wavelet (haar, dbN, symN, coifN; default db4)")
+    p.add_argument(
+        "--train-steps",
+        type=int,
+        help=f"optimizer steps per network, in total (not additional) (default: {t.steps})",
+    )
+    add_deprecated(p, "--steps", new="--train-steps", dest="train_steps", type=int)
+    p.add_argument(
+        "--seed",
+        type=int,
+        help=f"seed of the initial weights and of every batch (default: {t.seed})",
+    )
+    p.add_argument(
+        "--train-batch",
+        type=int,
+        help=f"global batch size, split evenly over processes (default: {t.batch_size})",
+    )
+    add_deprecated(p, "--batch-size", new="--train-batch", dest="train_batch", type=int)
+    p.add_argument(
+        "--levels", type=int, help="WSGM wavelet levels J (default: the coarsest grid is 8x8)"
+    )
+    p.add_argument("--wavelet", help="orthogonal wavelet: haar, dbN, symN, coifN (default: db4)")
     p.add_argument(
         "--scales",
         "--scale",
         dest="scales",
         help="train only these WSGM networks: comma list of 'coarse' and scale numbers "
-        "1..J (1 = finest); default all",
+        "1..J (1 = finest) (default: all)",
     )
-    p.add_argument("--mixed-precision", choices=("no", "fp16", "bf16"))
+    p.add_argument(
+        "--mixed-precision",
+        choices=("no", "fp16", "bf16"),
+        help=f"autocast precision on a GPU (accelerate) (default: {t.mixed_precision})",
+    )
     p.add_argument(
         "--cpu", action="store_true", default=None, help="train on the CPU even if a GPU is present"
     )
@@ -71,9 +93,9 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     flags = {
         "data": args.data,
         "model.kind": args.model,
-        "train.steps": args.steps,
+        "train.steps": getattr(args, "train_steps", None),
         "train.seed": args.seed,
-        "train.batch_size": args.batch_size,
+        "train.batch_size": getattr(args, "train_batch", None),
         "model.levels": args.levels,
         "model.wavelet": args.wavelet,
         "train.mixed_precision": args.mixed_precision,
@@ -91,7 +113,7 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train import train
+    from ..training.loop import train
 
     cfg = resolve_config(args)
     result = train(cfg, args.run_dir)

@@ -23,8 +23,9 @@ import torch
 from ..data.io import load_fields
 from ..errors import WSGMError
 from ..models.wsgm import WSGM
-from ..sampling_job import run_batches
-from .sample import _dist, add_sampling_args, model_grids, sampling_meta, write_outputs
+from ..sampling.job import run_batches
+from .options import HelpFormatter, add_sampling_options, sampling_spec
+from .sample import _dist, add_output_args, model_grids, sampling_meta, write_outputs
 
 __all__ = ["register", "run"]
 
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "upsample",
         help="super-resolve low-resolution fields with a WSGM's conditional scales",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("model_dir", help="run directory (or its model/ directory) of a WSGM")
     p.add_argument("--input", required=True, help="low-resolution fields (.npz with 'fields')")
@@ -43,17 +44,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--input-kind",
         choices=("lowpass", "average"),
         default="lowpass",
-        help="lowpass: the wavelet low-pass x_k (default); average: block means (x 2^k)",
+        help="lowpass: the wavelet low-pass x_k; average: block means (x 2^k)",
     )
-    add_sampling_args(p)
+    add_sampling_options(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples (batch b: (seed, b))")
+    add_output_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..models.io import load_model
 
+    spec = sampling_spec(args)
     rank, _, device = _dist(args.cpu)
-    model = load_model(args.model_dir, weights=args.weights, device=device)
+    model = load_model(args.model_dir, weights=spec.weights, device=device)
     if not isinstance(model, WSGM):
         raise WSGMError(
             f"{args.model_dir} holds an SGM; upsampling needs a WSGM (train with --model wsgm)"
@@ -70,28 +74,22 @@ def run(args: argparse.Namespace) -> int:
     k = (cfg.size[-1] // max(int(low.shape[-1]), 1)).bit_length() - 1
     if args.input_kind == "average":
         low = low * float(2**k)
-    grids = model_grids(
-        model,
-        steps=args.steps,
-        grid=args.grid,
-        steps_per_scale=args.steps_per_scale,
-        rho=args.grid_rho,
-    )
+    grids = model_grids(model, spec)
     rows = low.repeat_interleave(args.n_per_input, dim=0).to(device)
     total = rows.shape[0]
 
     def draw(b: int, g: torch.Generator) -> torch.Tensor:
-        part = rows[b * args.batch_size : (b + 1) * args.batch_size]
-        pad = args.batch_size - part.shape[0]
+        part = rows[b * spec.batch_size : (b + 1) * spec.batch_size]
+        pad = spec.batch_size - part.shape[0]
         if pad:  # full batches keep every draw independent of the batch position
             part = torch.cat([part, part[:1].expand(pad, *part.shape[1:])])
-        return model.upsample(part, sampler=args.sampler, grids=grids, generator=g)
+        return model.upsample(part, sampler=spec.sampler, grids=grids, generator=g)
 
     fields = run_batches(  # not resumable: no partial file
         draw,
         total,
-        batch_size=args.batch_size,
-        seed=args.seed,
+        batch_size=spec.batch_size,
+        seed=spec.seed,
         device=device,
         out_shape=(cfg.channels, *cfg.size),
     )
@@ -103,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         "input_kind": args.input_kind,
         "input_size": list(low.shape[-2:]),
         "n_per_input": args.n_per_input,
-        **sampling_meta(args, cfg),
+        **sampling_meta(spec, args.model_dir, cfg),
     }
     write_outputs(args, fields, meta)
     print(f"wrote {total} samples of size {cfg.size[0]}x{cfg.size[1]} to {Path(args.out)}")

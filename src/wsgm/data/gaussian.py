@@ -2,8 +2,8 @@
 
 A stationary Gaussian field on a periodic L^d grid has a circulant covariance Σ, diagonal
 in the unitary Fourier basis F: Σ = F* diag(P) F with P the power spectrum
-(:func:`wsgm.gaussian.spectra.power_spectrum`, docs/design.md §3.1, §5.2). Filtering real white noise
-Z by √P in Fourier,
+(:func:`wsgm.gaussian.spectra.power_spectrum`, docs/design.md §3.1, §5.2). Filtering real
+white noise Z by √P in Fourier,
 
     X = F* diag(√P) F Z,
 
@@ -106,9 +106,11 @@ def gaussian_fields(
     generator's device, result copied back); the two give different draws of the same law.
     """
     if isinstance(generator, torch.Generator):
-        return gaussian_fields_torch(
-            n, size=size, eta=eta, xi=xi, ndim=ndim, generator=generator
-        ).cpu().numpy()
+        return (
+            gaussian_fields_torch(n, size=size, eta=eta, xi=xi, ndim=ndim, generator=generator)
+            .cpu()
+            .numpy()
+        )
     if not isinstance(generator, np.random.Generator):
         raise WSGMError(
             f"generator must be a numpy or torch Generator, got {type(generator).__name__}"
@@ -148,9 +150,7 @@ def pixel_variance(size: int, *, eta: float = 2.0, xi: float = 0.0, ndim: int = 
     return float(power_spectrum(size, eta=eta, xi=xi, ndim=ndim).mean())
 
 
-def magnetization_variance(
-    size: int, *, eta: float = 2.0, xi: float = 0.0, ndim: int = 2
-) -> float:
+def magnetization_variance(size: int, *, eta: float = 2.0, xi: float = 0.0, ndim: int = 2) -> float:
     """Var(m), m the spatial mean of one field: P_0 / size^ndim."""
     p0 = float(power_spectrum(size, eta=eta, xi=xi, ndim=ndim).flat[0])
     return p0 / math.prod([size] * ndim)

@@ -32,8 +32,18 @@ __all__ = [
 ]
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                         "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 FASHION_MNIST_HINT = (
     "for Fashion-MNIST run `sudo apt-get install dataset-fashion-mnist`, which puts the IDX "
     f"files in {FASHION_MNIST_DIR} (or pass the name fashion-mnist)"
@@ -65,13 +75,15 @@ def looks_like_idx(path: Path) -> bool:
 def find_idx_images(folder: Path, split: str) -> Path:
     """The images file of ``split`` ("train" or "test" = t10k) in an MNIST-style folder."""
     prefix = "train" if split == "train" else "t10k"
-    for name in (f"{prefix}-images-idx3-ubyte", f"{prefix}-images-idx3-ubyte.gz",
-                 f"{prefix}-images.idx3-ubyte"):
+    for name in (
+        f"{prefix}-images-idx3-ubyte",
+        f"{prefix}-images-idx3-ubyte.gz",
+        f"{prefix}-images.idx3-ubyte",
+    ):
         if (folder / name).exists():
             return folder / name
     raise WSGMError(
-        f"no {prefix}-images-idx3-ubyte[.gz] (the {split} split) in {folder}; "
-        f"{FASHION_MNIST_HINT}"
+        f"no {prefix}-images-idx3-ubyte[.gz] (the {split} split) in {folder}; {FASHION_MNIST_HINT}"
     )
 
 
@@ -129,8 +141,9 @@ class IdxImages:
         need = 4 + 4 * 3 + n * h * w * dtype.itemsize
         if path.suffix != ".gz" and path.stat().st_size < need:
             raise WSGMError(f"{path} is truncated: its header promises {n} images of {h}x{w}")
-        lab = path.with_name(path.name.replace("images-idx3", "labels-idx1")
-                             .replace("images.idx3", "labels.idx1"))
+        lab = path.with_name(
+            path.name.replace("images-idx3", "labels-idx1").replace("images.idx3", "labels.idx1")
+        )
         return cls(path, dtype, n, h, w, lab if lab != path and lab.exists() else None)
 
     def labels(self) -> np.ndarray | None:

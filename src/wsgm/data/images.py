@@ -3,7 +3,7 @@
 Every source yields float32 batches ``(b, C, S, S)`` with values in [-1, 1] (the input
 range, e.g. 0..255, mapped linearly onto [-1, 1]) and, where the source has them, integer
 labels. S is a power of two so that the wavelet pyramid of WSGM halves it down to 1
-(DESIGN.md §1). How images reach S:
+(docs/design.md §4.2, §5.4). How images reach S:
 
 - folders (PNG/JPEG/..., recursive): centre crop to a square, then resize with Lanczos;
 - IDX and arrays: ``fit="pad"`` centres the image on a background (−1) canvas (28×28
@@ -161,7 +161,8 @@ def load_images(
 
 
 def convert_images(
-    source: str | os.PathLike[str], out: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
     options: ImageOptions | None = None,
 ) -> dict[str, Any]:
     """Stream ``source`` into the data file ``out`` (atomic); returns the meta written."""
@@ -179,6 +180,7 @@ def convert_images(
 
 
 # ---------------------------------------------------------------- shared pixel operations
+
 
 def _to_unit(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     """Map [lo, hi] linearly onto [-1, 1]; values outside a user's range saturate."""
@@ -203,7 +205,7 @@ def _fit(x: np.ndarray, size: int, fit: str) -> np.ndarray:
     """Centre-crop (b, C, H, W) to a square, then pad onto a −1 canvas or resize to size²."""
     h, w = x.shape[-2:]
     s = min(h, w)
-    x = x[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    x = x[..., (h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
     if s == size:
         return x
     if fit == "pad" or (fit == "auto" and s < size):
@@ -211,14 +213,20 @@ def _fit(x: np.ndarray, size: int, fit: str) -> np.ndarray:
             raise WSGMError(f"cannot pad {s}x{s} images to the smaller size {size}; use fit=resize")
         lo = (size - s) // 2
         out = np.full((*x.shape[:2], size, size), -1.0, dtype=np.float32)
-        out[..., lo:lo + s, lo:lo + s] = x
+        out[..., lo : lo + s, lo : lo + s] = x
         return out
-    t = F.interpolate(torch.from_numpy(np.ascontiguousarray(x)), size=(size, size),
-                      mode="bicubic", antialias=True, align_corners=False)
+    t = F.interpolate(
+        torch.from_numpy(np.ascontiguousarray(x)),
+        size=(size, size),
+        mode="bicubic",
+        antialias=True,
+        align_corners=False,
+    )
     return t.clamp_(-1.0, 1.0).numpy()
 
 
 # ------------------------------------------------------------------------------ folders
+
 
 def _open_folder(path: Path, opts: ImageOptions) -> ImageSource:
     try:
@@ -227,17 +235,22 @@ def _open_folder(path: Path, opts: ImageOptions) -> ImageSource:
         raise WSGMError("reading a folder of images needs Pillow: pip install Pillow") from exc
     if opts.size is None:
         raise WSGMError("an image folder needs an output size (--size 32, 64, ...)")
-    files = sorted(p for p in path.rglob("*")
-                   if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise WSGMError(
             f"no image files ({', '.join(IMAGE_SUFFIXES)}) found in {path} or its sub-folders"
         )
     size = opts.size
     skipped: list[str] = []
-    meta: dict[str, Any] = {"source": "image_folder", "path": str(path), "size": size,
-                            "files": len(files), "value_range": [-1.0, 1.0],
-                            "input_range": [0, 255], "labels": False}
+    meta: dict[str, Any] = {
+        "source": "image_folder",
+        "path": str(path),
+        "size": size,
+        "files": len(files),
+        "value_range": [-1.0, 1.0],
+        "input_range": [0, 255],
+        "labels": False,
+    }
 
     def decode(p: Path, channels: int | None) -> np.ndarray | None:
         try:
@@ -284,6 +297,7 @@ def _open_folder(path: Path, opts: ImageOptions) -> ImageSource:
 
 # ---------------------------------------------------------------------------- IDX files
 
+
 def _open_idx(path: Path, opts: ImageOptions) -> ImageSource:
     idx = IdxImages.open(path)
     labels = idx.labels()
@@ -295,9 +309,15 @@ def _open_idx(path: Path, opts: ImageOptions) -> ImageSource:
         raise WSGMError(f"{path} holds {idx.dtype} values: give their range (--range LO HI)")
     count = idx.count if opts.limit is None else min(idx.count, opts.limit)
     meta: dict[str, Any] = {
-        "source": "idx", "path": str(path), "size": size, "channels": channels,
-        "native_size": [h, w], "fit": _effective_fit(opts.fit, min(h, w), size),
-        "split": opts.split, "value_range": [-1.0, 1.0], "input_range": list(value_range),
+        "source": "idx",
+        "path": str(path),
+        "size": size,
+        "channels": channels,
+        "native_size": [h, w],
+        "fit": _effective_fit(opts.fit, min(h, w), size),
+        "split": opts.split,
+        "value_range": [-1.0, 1.0],
+        "input_range": list(value_range),
         "labels": labels is not None,
     }
     if labels is not None:
@@ -309,7 +329,7 @@ def _open_idx(path: Path, opts: ImageOptions) -> ImageSource:
         start = 0
         for raw in idx.batches(count=count, batch_size=opts.batch_size):
             x = _fit(_set_channels(_to_unit(raw[:, None], value_range), channels), size, opts.fit)
-            yield x, None if labels is None else labels[start:start + len(x)]
+            yield x, None if labels is None else labels[start : start + len(x)]
             start += len(x)
 
     return ImageSource(meta, batches())
@@ -318,8 +338,10 @@ def _open_idx(path: Path, opts: ImageOptions) -> ImageSource:
 # ------------------------------------------------------------------------------- arrays
 
 _KEYS = {
-    "train": (("fields", "images", "x", "x_train", "train_images", "arr_0", "data"),
-              ("labels", "y", "y_train", "train_labels")),
+    "train": (
+        ("fields", "images", "x", "x_train", "train_images", "arr_0", "data"),
+        ("labels", "y", "y_train", "train_labels"),
+    ),
     "test": (("x_test", "test_images", "images_test"), ("y_test", "test_labels", "labels_test")),
 }
 
@@ -348,8 +370,9 @@ def _open_array(path: Path, opts: ImageOptions) -> ImageSource:
     except WSGMError:
         raise
     except Exception as exc:  # zip, pickle and format errors all mean a bad file here
-        raise WSGMError(f"{path} is not a readable .npy/.npz array (truncated or corrupt?): "
-                        f"{exc}") from exc
+        raise WSGMError(
+            f"{path} is not a readable .npy/.npz array (truncated or corrupt?): {exc}"
+        ) from exc
     x = _channels_first(arr, path)
     if labels is not None and labels.shape != (len(x),):
         raise WSGMError(f"{path}: {len(labels)} labels for {len(x)} images")
@@ -358,19 +381,25 @@ def _open_array(path: Path, opts: ImageOptions) -> ImageSource:
     size = opts.size or _next_pow2(min(x.shape[-2:]))
     channels = opts.channels or (1 if x.shape[1] == 1 else 3)
     meta: dict[str, Any] = {
-        "source": "array", "path": str(path), "key": key, "size": size, "channels": channels,
-        "native_size": list(x.shape[-2:]), "value_range": [-1.0, 1.0],
+        "source": "array",
+        "path": str(path),
+        "key": key,
+        "size": size,
+        "channels": channels,
+        "native_size": list(x.shape[-2:]),
+        "value_range": [-1.0, 1.0],
         "fit": _effective_fit(opts.fit, min(x.shape[-2:]), size),
-        "input_range": list(value_range), "labels": labels is not None,
+        "input_range": list(value_range),
+        "labels": labels is not None,
     }
     if labels is not None:
         meta["num_classes"] = int(labels.max()) + 1
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         for start in range(0, n, opts.batch_size):
-            b = x[start:min(n, start + opts.batch_size)]
+            b = x[start : min(n, start + opts.batch_size)]
             out = _fit(_set_channels(_to_unit(b, value_range), channels), size, opts.fit)
-            yield out, None if labels is None else labels[start:start + len(b)]
+            yield out, None if labels is None else labels[start : start + len(b)]
 
     return ImageSource(meta, batches())
 
@@ -385,8 +414,10 @@ def _channels_first(arr: np.ndarray, path: Path) -> np.ndarray:
             return arr
         if last:
             return arr.transpose(0, 3, 1, 2)
-    raise WSGMError(f"{path}: images must be (n, H, W), (n, C, H, W) or (n, H, W, C) with C in "
-                    f"1, 3, 4; got shape {arr.shape}")
+    raise WSGMError(
+        f"{path}: images must be (n, H, W), (n, C, H, W) or (n, H, W, C) with C in "
+        f"1, 3, 4; got shape {arr.shape}"
+    )
 
 
 def _auto_range(x: np.ndarray, path: Path) -> tuple[float, float]:
@@ -396,7 +427,7 @@ def _auto_range(x: np.ndarray, path: Path) -> tuple[float, float]:
         return (0.0, float(np.iinfo(x.dtype).max))
     lo, hi = np.inf, -np.inf
     for start in range(0, len(x), 1024):  # chunked: x may be a memory map
-        chunk = np.asarray(x[start:start + 1024], dtype=np.float64)
+        chunk = np.asarray(x[start : start + 1024], dtype=np.float64)
         if not np.isfinite(chunk).all():
             raise WSGMError(f"{path} contains NaN or Inf values")
         lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
@@ -404,5 +435,7 @@ def _auto_range(x: np.ndarray, path: Path) -> tuple[float, float]:
         return (0.0, 1.0)
     if lo >= -1 and hi <= 1:
         return (-1.0, 1.0)
-    raise WSGMError(f"{path} holds values in [{lo:g}, {hi:g}]; say which range maps to [-1, 1] "
-                    "(--range LO HI, e.g. --range 0 255)")
+    raise WSGMError(
+        f"{path} holds values in [{lo:g}, {hi:g}]; say which range maps to [-1, 1] "
+        "(--range LO HI, e.g. --range 0 255)"
+    )

@@ -27,10 +27,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import WSGMError
-
-# fsync_dir is imported only for the callers that still import it (and atomic_write) from
-# here; both belong to wsgm.fileio and are not part of this module's API.
-from ..fileio import atomic_write, fsync_dir  # noqa: F401
+from ..fileio import atomic_write
 
 __all__ = [
     "FieldData",

@@ -246,8 +246,17 @@ def advance(
     obs = np.empty((C, sweeps, K.N_OBS), dtype=np.float64)
     stats = np.zeros((C, 2), dtype=np.int64)
     K.run_chains(
-        state.phi, state.rng, float(params.beta), float(params.lam), state.delta,
-        state.n_cluster, int(sweeps), int(spacing), out, obs, stats,
+        state.phi,
+        state.rng,
+        float(params.beta),
+        float(params.lam),
+        state.delta,
+        state.n_cluster,
+        int(sweeps),
+        int(spacing),
+        out,
+        obs,
+        stats,
     )
     return out, obs, stats
 
@@ -257,9 +266,7 @@ def action_per_site(obs: np.ndarray, beta: float) -> np.ndarray:
     return -beta * obs[..., 1] + obs[..., 2]
 
 
-def thermalize(
-    state: ChainState, params: Phi4Params, config: MCMCConfig
-) -> dict[str, Any]:
+def thermalize(state: ChainState, params: Phi4Params, config: MCMCConfig) -> dict[str, Any]:
     """Equilibrate in place; tune the Metropolis step and cluster count in the first half.
 
     The step is rescaled towards the target acceptance after every block of sweeps, and the
@@ -287,9 +294,7 @@ def thermalize(
     return {"thermalize": config.thermalize}
 
 
-def measure_spacing(
-    state: ChainState, params: Phi4Params, config: MCMCConfig
-) -> dict[str, Any]:
+def measure_spacing(state: ChainState, params: Phi4Params, config: MCMCConfig) -> dict[str, Any]:
     """Pilot run: τ_int of |m| and of S/V (averaged over chains) and the output spacing.
 
     The pilot estimate τ̂ has a relative error σ ≈ √(2(2W + 1)/T) (Madras & Sokal, with the
@@ -368,7 +373,12 @@ def production_taus(obs: np.ndarray, beta: float) -> dict[str, float]:
 
 
 def base_meta(
-    params: Phi4Params, config: MCMCConfig, *, n: int, seed: int, chains: int,
+    params: Phi4Params,
+    config: MCMCConfig,
+    *,
+    n: int,
+    seed: int,
+    chains: int,
     shard: tuple[int, int],
 ) -> dict[str, Any]:
     """The metadata that identifies a run (used to match resumed runs and shards)."""
@@ -426,8 +436,13 @@ def sample_phi4(
 
     empty = np.empty((chains, 0, size, size), dtype=np.float32)
     done, obs = produce(
-        state, params, per_chain=per_chain, spacing=pilot["spacing"], done=empty,
-        obs_done=np.empty((chains, 0, K.N_OBS)), on_chunk=tick,
+        state,
+        params,
+        per_chain=per_chain,
+        spacing=pilot["spacing"],
+        done=empty,
+        obs_done=np.empty((chains, 0, K.N_OBS)),
+        on_chunk=tick,
     )
     if bar is not None:
         bar.close()
@@ -437,7 +452,10 @@ def sample_phi4(
 
 
 def finish_meta(
-    pilot: dict[str, Any], obs: np.ndarray, params: Phi4Params, config: MCMCConfig,
+    pilot: dict[str, Any],
+    obs: np.ndarray,
+    params: Phi4Params,
+    config: MCMCConfig,
     per_chain: int,
 ) -> dict[str, Any]:
     """Schedule and measured autocorrelation times for the metadata."""
@@ -451,8 +469,11 @@ def finish_meta(
             "spacing": spacing,
             "production_per_chain": per_chain * spacing,
         },
-        "tau_int": {**taus, "pilot_abs_m": pilot["pilot_tau_abs_m"],
-                    "pilot_energy": pilot["pilot_tau_energy"]},
+        "tau_int": {
+            **taus,
+            "pilot_abs_m": pilot["pilot_tau_abs_m"],
+            "pilot_energy": pilot["pilot_tau_energy"],
+        },
         "spacing_below_2tau": warn,
         "acceptance": pilot["acceptance"],
         "cluster_sites_per_sweep": pilot["cluster_sites_per_sweep"],

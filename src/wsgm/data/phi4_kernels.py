@@ -91,8 +91,11 @@ def _metropolis_sweep(phi, beta, lam, delta, s):  # type: ignore[no-untyped-def]
                 new = old + delta * (2.0 * _uniform(s) - 1.0)
                 o2 = old * old
                 n2 = new * new
-                ds = (-beta * (new - old) * nb + (n2 - o2)
-                      + lam * ((n2 - 1.0) * (n2 - 1.0) - (o2 - 1.0) * (o2 - 1.0)))
+                ds = (
+                    -beta * (new - old) * nb
+                    + (n2 - o2)
+                    + lam * ((n2 - 1.0) * (n2 - 1.0) - (o2 - 1.0) * (o2 - 1.0))
+                )
                 if ds <= 0.0 or _uniform(s) < np.exp(-ds):
                     phi[i, j] = new
                     acc += 1

@@ -53,36 +53,45 @@ def _gaussian(path: Path, n: int, preset: Preset, seed: int) -> None:
 
     rng = np.random.default_rng(seed)
     fields = gaussian_fields(n, size=preset.size, eta=preset.eta, xi=preset.xi, generator=rng)
-    meta = {"source": "gaussian", "size": preset.size, "eta": preset.eta, "xi": preset.xi,
-            "seed": seed, "periodic": True}
+    meta = {
+        "source": "gaussian",
+        "size": preset.size,
+        "eta": preset.eta,
+        "xi": preset.xi,
+        "seed": seed,
+        "periodic": True,
+    }
     save_fields(path, fields, meta)
 
 
 def _phi4(path: Path, n: int, preset: Preset, seed: int, progress: bool) -> None:
     from ..data.phi4 import sample_phi4
 
-    fields, meta = sample_phi4(n, size=preset.size, seed=seed, workers=1, chains=4,
-                               progress=progress)
+    fields, meta = sample_phi4(
+        n, size=preset.size, seed=seed, workers=1, chains=4, progress=progress
+    )
     save_fields(path, fields, {**meta, "periodic": True})
 
 
 def _images(path: Path, n: int, preset: Preset, source: str, split: str) -> None:
     from ..data.images import ImageOptions, load_images
 
-    images, labels, meta = load_images(
-        source, ImageOptions(size=preset.size, limit=n, split=split)
-    )
+    images, labels, meta = load_images(source, ImageOptions(size=preset.size, limit=n, split=split))
     if len(images) < n and split == "test":
         raise WSGMError(
             f"{source} has {len(images)} {split} images, the sweep needs {n} "
             f"(2 x --n); pass a smaller --n"
         )
-    save_fields(path, images, {**meta, "source": "images", "periodic": False, "split": split},
-                labels=labels)
+    save_fields(
+        path, images, {**meta, "source": "images", "periodic": False, "split": split}, labels=labels
+    )
 
 
 def make_datasets(
-    out_dir: str | os.PathLike[str], preset: Preset, *, source: str | None = None,
+    out_dir: str | os.PathLike[str],
+    preset: Preset,
+    *,
+    source: str | None = None,
     progress: bool = True,
 ) -> DataSets:
     """Make (or reuse) ``DIR/data/train.npz`` and ``DIR/data/reference.npz`` for ``preset``."""
@@ -90,8 +99,10 @@ def make_datasets(
     d.mkdir(parents=True, exist_ok=True)
     train, ref = d / "train.npz", d / "reference.npz"
     n_ref = 2 * preset.n_samples
-    for path, n, seed, split in ((train, preset.n_train, preset.seed * 2 + 1, "train"),
-                                 (ref, n_ref, preset.seed * 2 + 2, "test")):
+    for path, n, seed, split in (
+        (train, preset.n_train, preset.seed * 2 + 1, "train"),
+        (ref, n_ref, preset.seed * 2 + 2, "test"),
+    ):
         if path.exists():
             continue
         if progress:

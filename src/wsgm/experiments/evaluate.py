@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..models.base import ScoreModel
+from ..sampling.spec import DEFAULT, SamplingSpec
 from .plots import plot_error_vs_steps, plot_error_vs_time, plot_sample_grid, plot_spectra
 from .results import sweep_dict, write_sweep
 from .sweep import DEFAULT_STEPS, MetricSuite, sweep
@@ -29,22 +30,33 @@ FIGURES = {
 
 
 def run_sweep(
-    models: Mapping[str, ScoreModel], suite: MetricSuite, out_dir: str | os.PathLike[str], *,
+    models: Mapping[str, ScoreModel],
+    suite: MetricSuite,
+    out_dir: str | os.PathLike[str],
+    *,
     steps: Sequence[int] | Mapping[str, Sequence[int]] = DEFAULT_STEPS,
-    sampler: str = "euler", grid: str = "quadratic", batch_size: int = 256, seed: int = 0,
-    factor: float = 2.0, settings: Mapping[str, Any] | None = None, title: str = "",
+    spec: SamplingSpec = DEFAULT,
+    factor: float = 2.0,
+    settings: Mapping[str, Any] | None = None,
+    title: str = "",
     theory: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]] | None = None,
-    cmap: str = "viridis", progress: bool = True,
+    cmap: str = "viridis",
+    progress: bool = True,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Sweep, write ``sweep.json``/``sweep.csv``/PNGs into ``out_dir``; returns (sweep dict,
     [(figure file, caption)])."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = sweep(models, suite, steps=steps, sampler=sampler, grid=grid,
-                    batch_size=batch_size, seed=seed, progress=progress)
-    meta = {"sampler": sampler, "grid": grid, "samples_per_N": suite.sample_size,
-            "reference_fields": 2 * suite.sample_size, "seed": seed,
-            **(settings or {})}
+    results = sweep(models, suite, steps=steps, spec=spec, progress=progress)
+    meta = {
+        "sampler": spec.sampler,
+        "grid": spec.grid,
+        "samples_per_N": suite.sample_size,
+        "reference_fields": 2 * suite.sample_size,
+        "seed": spec.seed,
+        "sampling": spec.to_dict(),
+        **(settings or {}),
+    }
     data = sweep_dict(results, factor=factor, settings=meta)
     write_sweep(data, out)
     figures = []
@@ -54,17 +66,27 @@ def run_sweep(
     reference = getattr(suite, "reference_half", None)
     if reference is not None:
         plot_spectra(data, reference, out / "spectra.png", title=title)
-        figures.append(("spectra.png", "Radial power spectra of the samples at every N "
-                        "against the reference (left) and their log ratio (right); the "
-                        "spectrum error is the RMS of the right-hand curves."))
+        figures.append(
+            (
+                "spectra.png",
+                "Radial power spectra of the samples at every N "
+                "against the reference (left) and their log ratio (right); the "
+                "spectrum error is the RMS of the right-hand curves.",
+            )
+        )
     for label, r in results.items():
         rows: list[tuple[str, np.ndarray]] = []
         if reference is not None:
             rows.append(("data", np.asarray(reference[:8])))
         rows += [(f"N={n}", x) for n, x in zip(r.steps, r.samples, strict=True)]
         name = f"samples_{label}.png"
-        plot_sample_grid(rows, out / name, title=f"{label.upper()} samples per N "
-                         "(top row: reference data)", cmap=cmap)
-        figures.append((name, f"{label.upper()} samples for each N (same seeds); top row: "
-                        "reference data."))
+        plot_sample_grid(
+            rows,
+            out / name,
+            title=f"{label.upper()} samples per N (top row: reference data)",
+            cmap=cmap,
+        )
+        figures.append(
+            (name, f"{label.upper()} samples for each N (same seeds); top row: reference data.")
+        )
     return data, figures

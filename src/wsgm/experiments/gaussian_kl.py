@@ -37,9 +37,9 @@ def fourier_kl(samples: np.ndarray, spectrum: np.ndarray) -> float:
     return float(0.5 * np.mean(r - 1.0 - np.log(r)))
 
 
-def fourier_kl_metric(size: int, *, eta: float, xi: float) -> Callable[
-    [np.ndarray, np.ndarray], float
-]:
+def fourier_kl_metric(
+    size: int, *, eta: float, xi: float
+) -> Callable[[np.ndarray, np.ndarray], float]:
     """A two-argument distance (samples, ignored reference) -> :func:`fourier_kl`, for a
     :class:`wsgm.experiments.sweep.FieldSuite` (the exact spectrum is the reference)."""
     spectrum = power_spectrum(size, eta=eta, xi=xi)
@@ -60,15 +60,21 @@ def sgm_theory_kl(size: int, steps: int, *, eta: float, xi: float, grid: str, T:
 
 
 def theory_curves(
-    size: int, steps: Sequence[int], *, eta: float, xi: float, levels: int, wavelet: str,
-    grid: str = "quadratic", T: float = 5.0,
+    size: int,
+    steps: Sequence[int],
+    *,
+    eta: float,
+    xi: float,
+    levels: int,
+    wavelet: str,
+    grid: str = "quadratic",
+    T: float = 5.0,
 ) -> dict[str, tuple[list[int], list[float]]]:
     """``{"sgm": (steps, KL), "wsgm": (steps, KL)}`` with exact scores (per pixel)."""
     xs = [int(n) for n in steps]
     sgm = [sgm_theory_kl(size, n, eta=eta, xi=xi, grid=grid, T=T) for n in xs]
     wsgm = [
-        wsgm_kl_per_pixel(size, n, levels=levels, eta=eta, xi=xi, wavelet=wavelet, grid=grid,
-                          T=T)
+        wsgm_kl_per_pixel(size, n, levels=levels, eta=eta, xi=xi, wavelet=wavelet, grid=grid, T=T)
         for n in xs
     ]
     return {"sgm": (xs, sgm), "wsgm": (xs, wsgm)}

@@ -5,7 +5,7 @@ The stationary Gaussian field with the same power spectrum as the training data 
 for every WSGM scale, with the models' own normalizations (the SGM on the field divided by
 its pixel standard deviation, the WSGM on per-band normalized wavelet coefficients).
 Sampling the twin with the sweep's sampler and time grid, with no network at all, gives the
-spectrum error that the discretization alone causes at each N (DESIGN.md §3, here measured
+spectrum error that the discretization alone causes at each N (docs/design.md §3.6, here measured
 by the sweep's own metric instead of the KL). For a Gaussian data set (``wsgm reproduce
 gaussian``) the twin is the data law itself; for φ⁴ it shares the two-point function, so its
 curves show what a perfect network would reach on the spectrum, and the gap between them and
@@ -50,13 +50,13 @@ def _radial(spec: np.ndarray) -> np.ndarray:
 
 def _error(samples: torch.Tensor, exact_radial: np.ndarray) -> float:
     x = samples.reshape(samples.shape[0], *samples.shape[-2:]).double()
-    spec = (torch.fft.fft2(x).abs() ** 2).mean(dim=0).cpu().numpy() / (
-        x.shape[-1] * x.shape[-2])
+    spec = (torch.fft.fft2(x).abs() ** 2).mean(dim=0).cpu().numpy() / (x.shape[-1] * x.shape[-2])
     return float(np.sqrt(np.mean(np.log(_radial(spec) / exact_radial) ** 2)))
 
 
-def _sample_exact(spec: np.ndarray, n: int, generator: torch.Generator,
-                  device: torch.device) -> torch.Tensor:
+def _sample_exact(
+    spec: np.ndarray, n: int, generator: torch.Generator, device: torch.device
+) -> torch.Tensor:
     """n exact draws of the twin: white noise coloured by sqrt(P) in Fourier."""
     h, w = spec.shape
     z = torch.randn((n, h, w), generator=generator, dtype=torch.float64, device=device)
@@ -64,19 +64,30 @@ def _sample_exact(spec: np.ndarray, n: int, generator: torch.Generator,
     return torch.fft.ifft2(torch.fft.fft2(z) * amp).real
 
 
-def twin_noise(spectrum: np.ndarray, *, n: int = 2048, seed: int = 0,
-               device: torch.device | str | None = None) -> float:
+def twin_noise(
+    spectrum: np.ndarray, *, n: int = 2048, seed: int = 0, device: torch.device | str | None = None
+) -> float:
     """Spectrum error of n exact twin samples against the exact spectrum: the Monte Carlo
     noise level under the curves of :func:`twin_spectrum_errors` at the same ``n``."""
     dev = torch.device(device or "cpu")
     g = torch.Generator(device=dev).manual_seed(seed)
-    return _error(_sample_exact(np.asarray(spectrum, np.float64), n, g, dev),
-                  _radial(np.asarray(spectrum, np.float64)))
+    return _error(
+        _sample_exact(np.asarray(spectrum, np.float64), n, g, dev),
+        _radial(np.asarray(spectrum, np.float64)),
+    )
 
 
 def twin_spectrum_errors(
-    spectrum: np.ndarray, steps: Sequence[int], *, sampler: str | Callable[..., torch.Tensor],
-    grid: str, levels: int, wavelet: str, T: float = 5.0, n: int = 2048, seed: int = 0,
+    spectrum: np.ndarray,
+    steps: Sequence[int],
+    *,
+    sampler: str | Callable[..., torch.Tensor],
+    grid: str,
+    levels: int,
+    wavelet: str,
+    T: float = 5.0,
+    n: int = 2048,
+    seed: int = 0,
     device: torch.device | str | None = None,
 ) -> dict[str, tuple[list[int], list[float]]]:
     """``{"sgm": (steps, errors), "wsgm": (steps, errors)}``: spectrum error of n samples of
@@ -103,8 +114,18 @@ def twin_spectrum_errors(
         x = run(sgm_score, z, ts, generator=g, sde=sde) * var**0.5
         out["sgm"][1].append(_error(x, exact_radial))
         g = torch.Generator(device=dev).manual_seed(seed)
-        x = wsgm_sample(ex.coarse_score_fn, ex.cond_score_fns, stats, shape=(n, 1, h, w),
-                        wavelet=wavelet, sampler=run, grids=ts, generator=g, device=dev,
-                        dtype=torch.float64, sde=sde)
+        x = wsgm_sample(
+            ex.coarse_score_fn,
+            ex.cond_score_fns,
+            stats,
+            shape=(n, 1, h, w),
+            wavelet=wavelet,
+            sampler=run,
+            grids=ts,
+            generator=g,
+            device=dev,
+            dtype=torch.float64,
+            sde=sde,
+        )
         out["wsgm"][1].append(_error(x, exact_radial))
     return out

@@ -13,10 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from ..data.io import atomic_write
+from ..fileio import atomic_write
 
 __all__ = [
-    "plot_error_vs_steps", "plot_error_vs_time", "plot_sample_grid", "plot_spectra", "COLORS"
+    "plot_error_vs_steps",
+    "plot_error_vs_time",
+    "plot_sample_grid",
+    "plot_spectra",
+    "COLORS",
 ]
 
 COLORS = {"sgm": "tab:red", "wsgm": "tab:blue"}
@@ -50,10 +54,16 @@ def _metric_names(models: Mapping[str, Any]) -> list[str]:
 
 
 def _floor(ax: Any, floor: float, factor: float, first: bool) -> None:
-    ax.axhline(floor, color="0.3", ls="--", lw=1, label="noise floor (data vs data)" if first
-               else None)
-    ax.axhspan(floor, factor * floor, color="0.85", alpha=0.6,
-               label=f"within {factor:g}x floor" if first else None)
+    ax.axhline(
+        floor, color="0.3", ls="--", lw=1, label="noise floor (data vs data)" if first else None
+    )
+    ax.axhspan(
+        floor,
+        factor * floor,
+        color="0.85",
+        alpha=0.6,
+        label=f"within {factor:g}x floor" if first else None,
+    )
 
 
 def _panels(n: int) -> tuple[Any, Any]:
@@ -72,9 +82,15 @@ def _positive(values: Sequence[float]) -> np.ndarray:
 
 
 def _error_panels(
-    data: Mapping[str, Any], path: str | os.PathLike[str], *, title: str, xlabel: str,
-    xs: Callable[[Mapping[str, Any]], np.ndarray], log_base: float,
-    annotate_steps: bool = False, theory: Curves | None = None,
+    data: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    *,
+    title: str,
+    xlabel: str,
+    xs: Callable[[Mapping[str, Any]], np.ndarray],
+    log_base: float,
+    annotate_steps: bool = False,
+    theory: Curves | None = None,
 ) -> Path:
     """One panel per metric: each model's error against ``xs(model)`` (log-log), the noise
     floor and its ``factor`` band; ``theory`` adds exact-score lines without markers."""
@@ -89,17 +105,30 @@ def _error_panels(
             if name not in m["metrics"]:
                 continue
             x = xs(m)
-            ax.plot(x, _positive(m["metrics"][name]), "o-",
-                    color=COLORS.get(label), label=_LABELS.get(label, label))
+            ax.plot(
+                x,
+                _positive(m["metrics"][name]),
+                "o-",
+                color=COLORS.get(label),
+                label=_LABELS.get(label, label),
+            )
             if annotate_steps:
                 for xi, y, n in zip(x, m["metrics"][name], m["steps"], strict=True):
                     if y > 0:
-                        ax.annotate(str(n), (xi, y), fontsize=6, xytext=(2, 2),
-                                    textcoords="offset points")
+                        ax.annotate(
+                            str(n), (xi, y), fontsize=6, xytext=(2, 2), textcoords="offset points"
+                        )
             floors.append(float(m["noise_floor"][name]))
         for label, (tx, ty) in (theory or {}).get(name, {}).items():
-            ax.plot(tx, _positive(ty), "-", lw=1.5, alpha=0.7, color=COLORS.get(label),
-                    label=f"{_LABELS.get(label, label)}, exact scores")
+            ax.plot(
+                tx,
+                _positive(ty),
+                "-",
+                lw=1.5,
+                alpha=0.7,
+                color=COLORS.get(label),
+                label=f"{_LABELS.get(label, label)}, exact scores",
+            )
         if floors:
             _floor(ax, float(np.mean(floors)), factor, True)
         ax.set_xscale("log", base=log_base)
@@ -116,14 +145,23 @@ def _error_panels(
 
 
 def plot_error_vs_steps(
-    data: Mapping[str, Any], path: str | os.PathLike[str], *, title: str = "",
+    data: Mapping[str, Any],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "",
     theory: Curves | None = None,
 ) -> Path:
     """One panel per metric: error against N (log-log) for every model; ``theory[metric]
     [label] = (steps, values)`` adds exact-score curves (drawn as lines without markers)."""
     return _error_panels(
-        data, path, title=title, xlabel="sampler steps N (per scale for WSGM)",
-        xs=lambda m: np.asarray(m["steps"]), log_base=2, theory=theory)
+        data,
+        path,
+        title=title,
+        xlabel="sampler steps N (per scale for WSGM)",
+        xs=lambda m: np.asarray(m["steps"]),
+        log_base=2,
+        theory=theory,
+    )
 
 
 def plot_error_vs_time(
@@ -131,9 +169,14 @@ def plot_error_vs_time(
 ) -> Path:
     """One panel per metric: error against measured sampling seconds per sample."""
     return _error_panels(
-        data, path, title=title, xlabel="sampling time per sample (ms, labels: N)",
-        xs=lambda m: np.asarray(m["seconds_per_sample"], dtype=float) * 1e3, log_base=10,
-        annotate_steps=True)
+        data,
+        path,
+        title=title,
+        xlabel="sampling time per sample (ms, labels: N)",
+        xs=lambda m: np.asarray(m["seconds_per_sample"], dtype=float) * 1e3,
+        log_base=10,
+        annotate_steps=True,
+    )
 
 
 def _show(ax: Any, img: np.ndarray, lo: float, hi: float, cmap: str) -> None:
@@ -146,15 +189,20 @@ def _show(ax: Any, img: np.ndarray, lo: float, hi: float, cmap: str) -> None:
 
 
 def plot_sample_grid(
-    rows: Sequence[tuple[str, np.ndarray]], path: str | os.PathLike[str], *,
-    title: str = "", per_row: int = 8, cmap: str = "viridis",
+    rows: Sequence[tuple[str, np.ndarray]],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "",
+    per_row: int = 8,
+    cmap: str = "viridis",
 ) -> Path:
     """One row of ``per_row`` fields per (label, fields (k, C, H, W)); one colour scale,
     set by the first row (the reference data, when given)."""
     plt = _plt()
     lo, hi = (float(v) for v in np.percentile(rows[0][1][:per_row], [0.5, 99.5]))
-    fig, axes = plt.subplots(len(rows), per_row, figsize=(1.2 * per_row + 0.8, 1.25 * len(rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), per_row, figsize=(1.2 * per_row + 0.8, 1.25 * len(rows)), squeeze=False
+    )
     for r, (label, x) in enumerate(rows):
         for c in range(per_row):
             ax = axes[r, c]
@@ -170,7 +218,10 @@ def plot_sample_grid(
 
 
 def plot_spectra(
-    data: Mapping[str, Any], reference: np.ndarray, path: str | os.PathLike[str], *,
+    data: Mapping[str, Any],
+    reference: np.ndarray,
+    path: str | os.PathLike[str],
+    *,
     title: str = "",
 ) -> Path:
     """Radial power spectra (channel 0) of the reference and of each model's samples at
@@ -191,8 +242,9 @@ def plot_spectra(
             color = cmap(0.3 + 0.7 * (i + 1) / max(len(spectra), 1))
             p = np.asarray(p)
             ax.loglog(k, p, "-", color=color, lw=1, label=f"N={n}")
-            axr.semilogx(k, np.log(np.maximum(p, 1e-300) / p_ref), "-", color=color, lw=1,
-                         label=f"N={n}")
+            axr.semilogx(
+                k, np.log(np.maximum(p, 1e-300) / p_ref), "-", color=color, lw=1, label=f"N={n}"
+            )
         axr.axhline(0, color="k", lw=1)
         ax.set_title(f"{label.upper()}: radial power spectrum")
         axr.set_title(f"{label.upper()}: log(P_samples / P_reference)")

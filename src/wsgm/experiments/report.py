@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..data.io import atomic_write
+from ..fileio import atomic_write
 from .results import headline_sentence, matched_sentence
 
 __all__ = ["write_report", "headline_table", "sweep_table"]
@@ -46,17 +46,16 @@ def headline_table(data: Mapping[str, Any]) -> str:
         "|---|---|" + "---|" * len(labels),
     ]
     for name, per in head.get("metrics", {}).items():
-        floor = next(float(m["noise_floor"][name]) for m in models.values()
-                     if name in m["noise_floor"])
+        floor = next(
+            float(m["noise_floor"][name]) for m in models.values() if name in m["noise_floor"]
+        )
         cells = []
         for lab in labels:
             n = per.get(lab)
             if floor <= 0:  # an unbiased estimator (KID): "within 2x of ~0" means nothing
                 cells.append("n/a (floor <= 0)")
             else:
-                cells.append(
-                    str(n) if n is not None else f"not within {max(models[lab]['steps'])}"
-                )
+                cells.append(str(n) if n is not None else f"not within {max(models[lab]['steps'])}")
         lines.append(f"| {name} | {_fmt(floor)} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
@@ -82,16 +81,27 @@ def sweep_table(data: Mapping[str, Any]) -> str:
                 else:
                     cells.append("")
         for m in models.values():
-            cells.append(f"{1e3 * m['seconds_per_sample'][m['steps'].index(n)]:.3g}"
-                         if n in m["steps"] else "")
+            cells.append(
+                f"{1e3 * m['seconds_per_sample'][m['steps'].index(n)]:.3g}"
+                if n in m["steps"]
+                else ""
+            )
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def write_report(
-    out_dir: str | os.PathLike[str], data: Mapping[str, Any], *, title: str, intro: str,
-    figures: Sequence[tuple[str, str]], command: str, settings: Mapping[str, Any],
-    timings: Mapping[str, float], notes: Sequence[str] = (), headline_metric: str = "spectrum",
+    out_dir: str | os.PathLike[str],
+    data: Mapping[str, Any],
+    *,
+    title: str,
+    intro: str,
+    figures: Sequence[tuple[str, str]],
+    command: str,
+    settings: Mapping[str, Any],
+    timings: Mapping[str, float],
+    notes: Sequence[str] = (),
+    headline_metric: str = "spectrum",
 ) -> Path:
     """Write ``out_dir/report.md``; ``figures`` are (file name in out_dir, caption)."""
     out = Path(out_dir)
@@ -101,12 +111,18 @@ def write_report(
     parts = [f"# {title}", "", intro, ""]
     if headline_metric in names:
         parts += [f"**Headline.** {headline_sentence(data, headline_metric)}.", ""]
-    matched = [matched_sentence(data, k) for k in names
-               if k in data.get("headline", {}).get("matched_error", {})]
+    matched = [
+        matched_sentence(data, k)
+        for k in names
+        if k in data.get("headline", {}).get("matched_error", {})
+    ]
     if matched:
-        parts += ["**At the error where the WSGM levels off** (its smallest N within 1.25x "
-                  "of its best error of the sweep; a briefly trained network's error, not the "
-                  "sampler's, limits it there):", ""]
+        parts += [
+            "**At the error where the WSGM levels off** (its smallest N within 1.25x "
+            "of its best error of the sweep; a briefly trained network's error, not the "
+            "sampler's, limits it there):",
+            "",
+        ]
         parts += [f"- {line}" for line in matched] + [""]
     parts += [
         "## Steps needed",
@@ -135,8 +151,10 @@ def write_report(
     parts += ["", "## How this was made", "", "```", command, "```", ""]
     parts += [f"- {k}: {v}" for k, v in settings.items()]
     parts += [f"- time, {k}: {v:.0f} s" for k, v in timings.items()]
-    parts += [f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
-              f"Python {platform.python_version()}"]
+    parts += [
+        f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"Python {platform.python_version()}"
+    ]
     if notes:
         parts += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     text = "\n".join(parts) + "\n"

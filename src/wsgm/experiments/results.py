@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..data.io import atomic_write
 from ..errors import WSGMError
+from ..fileio import atomic_write
 from .sweep import ModelSweep, steps_to_reach
 
 __all__ = [
@@ -52,8 +52,11 @@ def headline(models: Mapping[str, Mapping[str, Any]], *, factor: float = 2.0) ->
                     m["steps"], m["metrics"][name], m["noise_floor"][name], factor=factor
                 )
     matched = {name: matched_error(models, name) for name in names}
-    return {"factor": factor, "metrics": table,
-            "matched_error": {k: v for k, v in matched.items() if v is not None}}
+    return {
+        "factor": factor,
+        "metrics": table,
+        "matched_error": {k: v for k, v in matched.items() if v is not None},
+    }
 
 
 def _n_text(n: int | None, max_steps: int) -> str:
@@ -71,8 +74,9 @@ def headline_sentence(data: Mapping[str, Any], metric: str = "spectrum") -> str:
     w, s = models["wsgm"], models["sgm"]
     floor = float(w["noise_floor"][metric])
     a = steps_to_reach(w["steps"], w["metrics"][metric], floor, factor=factor)
-    b = steps_to_reach(s["steps"], s["metrics"][metric], float(s["noise_floor"][metric]),
-                       factor=factor)
+    b = steps_to_reach(
+        s["steps"], s["metrics"][metric], float(s["noise_floor"][metric]), factor=factor
+    )
     target = factor * floor
     if a is None:
         best = min(w["metrics"][metric])
@@ -81,8 +85,11 @@ def headline_sentence(data: Mapping[str, Any], metric: str = "spectrum") -> str:
             f"{floor:.3g}) within N = {max(w['steps'])} steps per scale (best {best:.3g}); "
             f"SGM: {_n_text(b, max(s['steps']))}"
         )
-    sgm = (f"SGM needs N = {b} ({b / a:g}x the steps)" if b is not None
-           else f"SGM does not get there within N = {max(s['steps'])}")
+    sgm = (
+        f"SGM needs N = {b} ({b / a:g}x the steps)"
+        if b is not None
+        else f"SGM does not get there within N = {max(s['steps'])}"
+    )
     return (
         f"WSGM reaches {metric} error {target:.3g} ({factor:g} x its noise floor {floor:.3g}) "
         f"at N = {a} steps per scale; {sgm}"
@@ -108,7 +115,9 @@ def matched_error(
     a, target = int(w["steps"][i]), values[i]
     j = next((j for j, v in enumerate(s["metrics"][metric]) if float(v) <= target), None)
     return {
-        "error": target, "wsgm": a, "sgm": None if j is None else int(s["steps"][j]),
+        "error": target,
+        "wsgm": a,
+        "sgm": None if j is None else int(s["steps"][j]),
         "wsgm_seconds_per_sample": float(w["seconds_per_sample"][i]),
         "sgm_seconds_per_sample": None if j is None else float(s["seconds_per_sample"][j]),
         "tolerance": tolerance,
@@ -116,24 +125,29 @@ def matched_error(
 
 
 def matched_sentence(data: Mapping[str, Any], metric: str = "spectrum") -> str:
-    """"WSGM reaches <metric> error E at N = a steps per scale; SGM needs N = b" for the
+    """ "WSGM reaches <metric> error E at N = a steps per scale; SGM needs N = b" for the
     error E at which the WSGM levels off (:func:`matched_error`)."""
     m = matched_error(data["models"], metric)
     if m is None:
         return f"no SGM/WSGM pair with metric {metric!r} to compare"
     s_max = max(data["models"]["sgm"]["steps"])
-    text = (f"WSGM reaches {metric} error E = {m['error']:.3g} (where it levels off) at "
-            f"N = {m['wsgm']} steps per scale; SGM needs ")
+    text = (
+        f"WSGM reaches {metric} error E = {m['error']:.3g} (where it levels off) at "
+        f"N = {m['wsgm']} steps per scale; SGM needs "
+    )
     if m["sgm"] is None:
         return text + f"more than N = {s_max} (not reached)"
     ratio = m["sgm"] / m["wsgm"]
     speed = m["sgm_seconds_per_sample"] / max(m["wsgm_seconds_per_sample"], 1e-12)
-    return text + (f"N = {m['sgm']} ({ratio:g}x the steps, {speed:.0f}x the sampling time "
-                   "per sample)")
+    return text + (
+        f"N = {m['sgm']} ({ratio:g}x the steps, {speed:.0f}x the sampling time per sample)"
+    )
 
 
 def sweep_dict(
-    results: Mapping[str, ModelSweep], *, factor: float = 2.0,
+    results: Mapping[str, ModelSweep],
+    *,
+    factor: float = 2.0,
     settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     models = {label: r.to_dict() for label, r in results.items()}
@@ -151,8 +165,14 @@ def csv_text(data: Mapping[str, Any]) -> str:
     for m in data["models"].values():
         names += [k for k in m["metrics"] if k not in names]
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", "steps", "seconds_per_sample",
-                *[c for k in names for c in (k, f"{k}_noise_floor")]])
+    w.writerow(
+        [
+            "model",
+            "steps",
+            "seconds_per_sample",
+            *[c for k in names for c in (k, f"{k}_noise_floor")],
+        ]
+    )
     for label, m in data["models"].items():
         for i, n in enumerate(m["steps"]):
             row: list[Any] = [label, n, f"{m['seconds_per_sample'][i]:.6g}"]

@@ -1,13 +1,12 @@
 """Training runs of a reproduction (train or resume) and loading finished models for a sweep.
 
 A run directory is finished when its ``model/`` holds weights and, if it was written by
-:func:`wsgm.train.train`, every network reached ``train.steps``. :func:`load_trained`
+:func:`wsgm.training.loop.train`, every network reached ``train.steps``. :func:`load_trained`
 refuses a directory without a model with one message that says how to make one.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -19,6 +18,7 @@ from ..errors import WSGMError
 from ..fileio import read_json
 from ..models.base import ScoreModel
 from ..models.io import load_model
+from ..training.config import RunConfig, config_diff
 
 __all__ = ["train_run", "load_trained", "training_progress"]
 
@@ -38,15 +38,21 @@ def training_progress(run_dir: str | os.PathLike[str]) -> tuple[dict[str, int], 
 
 
 def load_trained(
-    path: str | os.PathLike[str], *, device: torch.device | str | None = None,
-    weights: str = "ema", require_finished: bool = True,
+    path: str | os.PathLike[str],
+    *,
+    device: torch.device | str | None = None,
+    weights: str = "ema",
+    require_finished: bool = True,
 ) -> ScoreModel:
     """The model of a run (or model) directory; an unfinished or missing one is an error."""
     p = Path(path)
     if not p.exists():
         raise WSGMError(f"run directory {p} does not exist (train one with `wsgm train`)")
-    has_model = (p / "config.json").exists() or (p / "model" / "config.json").exists() or (
-        p / ".model.prev" / "config.json").exists()
+    has_model = (
+        (p / "config.json").exists()
+        or (p / "model" / "config.json").exists()
+        or (p / ".model.prev" / "config.json").exists()
+    )
     if not has_model:
         started = (p / "run_config.json").exists() or (p / "metrics.jsonl").exists()
         what = "its training has not written a model yet" if started else "no model in it"
@@ -67,35 +73,31 @@ def load_trained(
 
 
 def _config_changed(run_dir: Path, new: dict[str, object]) -> bool:
-    from ..training.config import config_diff
-
     try:
-        old = json.loads((run_dir / "run_config.json").read_text())
-    except (OSError, ValueError):
+        old = read_json(run_dir / "run_config.json")
+    except WSGMError:
         return True
     return bool(config_diff(old, new))
 
 
-def train_run(
-    kind: str, data_path: str | os.PathLike[str], run_dir: str | os.PathLike[str], *,
-    overrides: list[str], progress: bool = True,
-) -> float:
-    """Train (or resume, or reuse if finished) a ``kind`` model on ``data_path``; seconds."""
-    from ..train import train
-    from ..training.config import RunConfig, apply_overrides
+def train_run(run: RunConfig, run_dir: str | os.PathLike[str]) -> float:
+    """Train (or resume, or reuse if finished) the run ``run`` in ``run_dir``; seconds."""
+    from ..training.loop import train
 
-    cfg = RunConfig()
-    apply_overrides(cfg, [f"data={json.dumps(str(data_path))}", f"model.kind={kind}",
-                          *overrides, f"train.progress={'true' if progress else 'false'}"])
+    kind, progress = run.model.kind, run.train.progress
     done = training_progress(run_dir)
-    if (done is not None and all(v >= cfg.train.steps for v in done[0].values())
-            and not _config_changed(Path(run_dir), cfg.to_dict())):
+    if (
+        done is not None
+        and all(v >= run.train.steps for v in done[0].values())
+        and not _config_changed(Path(run_dir), run.to_dict())
+    ):
         if progress:
             print(f"reusing the finished {kind} run in {run_dir}", flush=True)
         return 0.0
     if progress:
-        print(f"training {kind} in {run_dir} ({cfg.train.steps} steps)", file=sys.stderr,
-              flush=True)
+        print(
+            f"training {kind} in {run_dir} ({run.train.steps} steps)", file=sys.stderr, flush=True
+        )
     t0 = time.perf_counter()
-    train(cfg, run_dir)
+    train(run, run_dir)
     return time.perf_counter() - t0

@@ -1,7 +1,8 @@
 """Step sweeps: how the error of SGM and WSGM samples falls with the number of sampler steps.
 
 For every model and every N in a list, :func:`sweep` draws ``n`` samples with N steps (N
-per scale for a WSGM: the same grid at every scale) and measures them against held-out
+per scale for a WSGM: the same grid at every scale; sampler, grid, batch size and seed from a
+:class:`wsgm.sampling.spec.SamplingSpec`) and measures them against held-out
 reference data with a metric suite. A suite splits the reference into two disjoint random
 halves A and B of n fields each and reports, for every distance D,
 
@@ -19,20 +20,19 @@ Suites: :class:`FieldSuite` (spectrum error, marginal-histogram and magnetizatio
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from ..errors import WSGMError
-from ..grids import GRIDS, make_grid
 from ..metrics.distances import DISTANCES, Distance
+from ..metrics.halves import two_halves
 from ..metrics.spectrum import radial_power_spectrum
 from ..models.base import ScoreModel
-from ..samplers import SAMPLERS, get_sampler
+from ..sampling.spec import DEFAULT, SamplingSpec
 
 __all__ = [
     "FIELD_METRICS",
@@ -62,22 +62,6 @@ class MetricSuite(Protocol):
     def evaluate(self, samples: np.ndarray) -> dict[str, float]: ...
 
 
-def _split(reference: np.ndarray, n: int | None, generator: np.random.Generator) -> tuple[
-    np.ndarray, np.ndarray, int
-]:
-    size = len(reference) // 2 if n is None else n
-    if not (isinstance(size, int) and size >= 2):
-        raise WSGMError(f"the sample size must be an integer >= 2, got {n!r}")
-    if 2 * size > len(reference):
-        raise WSGMError(
-            f"a noise floor at sample size {size} needs 2 x {size} = {2 * size} reference "
-            f"fields (two disjoint halves), got {len(reference)}; give more reference data "
-            "or a smaller --n"
-        )
-    perm = generator.permutation(len(reference))
-    return reference[perm[:size]], reference[perm[size : 2 * size]], size
-
-
 class FieldSuite:
     """Field distances (names in :data:`wsgm.metrics.distances.DISTANCES`, or ``extra``)
     of n samples to half A of the reference, and the floors D(B, A)."""
@@ -105,7 +89,7 @@ class FieldSuite:
             )
         self.metrics = tuple(metrics)
         self._fns = {m: table[m] for m in self.metrics}
-        self._a, self._b, self.sample_size = _split(ref, sample_size, generator)
+        self._a, self._b, self.sample_size = two_halves(ref, sample_size, generator)
         self.image_shape = tuple(int(s) for s in ref.shape[1:])
         self.noise_floors = {m: float(fn(self._b, self._a)) for m, fn in self._fns.items()}
 
@@ -121,8 +105,14 @@ class FieldSuite:
 class ImageSuite:
     """:class:`wsgm.metrics.image_metrics.ImageMetricSuite` seen as a :class:`MetricSuite`."""
 
-    def __init__(self, reference: np.ndarray, *, sample_size: int | None = None,
-                 generator: torch.Generator, **options: Any) -> None:
+    def __init__(
+        self,
+        reference: np.ndarray,
+        *,
+        sample_size: int | None = None,
+        generator: torch.Generator,
+        **options: Any,
+    ) -> None:
         from ..metrics.image_metrics import ImageMetricSuite
 
         self._suite = ImageMetricSuite(
@@ -175,46 +165,25 @@ def check_steps(steps: Sequence[int]) -> list[int]:
     return sorted(set(steps))
 
 
-def _counting_sampler(
-    base: Callable[..., Tensor], tick: Callable[[], None]
-) -> Callable[..., Tensor]:
-    def run(score_fn: Any, x: Tensor, grid: Tensor, **kw: Any) -> Tensor:
-        def counted(xx: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
-            tick()
-            return score_fn(xx, t, cond)
-
-        return base(counted, x, grid, **kw)
-
-    return run
-
-
 def sweep_model(
     model: ScoreModel,
     suite: MetricSuite,
     *,
     steps: Sequence[int],
-    sampler: str = "euler",
-    grid: str = "quadratic",
-    batch_size: int = 256,
-    seed: int = 0,
+    spec: SamplingSpec = DEFAULT,
     keep: int = 8,
     progress: bool = True,
     desc: str | None = None,
 ) -> ModelSweep:
-    """Sample ``model`` with every N of ``steps`` and measure the samples with ``suite``.
+    """Sample ``model`` with every N of ``steps`` (``spec``'s sampler, grid, batch size and
+    seed) and measure the samples with ``suite``.
 
-    Batch b of step count N draws from a generator seeded by (seed, N, b), so each N's
-    samples do not depend on the other entries of the list.
+    Batch b of step count N draws from a generator seeded by ``derive_seed(seed, N, b)``,
+    so each N's samples do not depend on the other entries of the list.
     """
     from tqdm import tqdm
 
     steps = check_steps(steps)
-    if sampler not in SAMPLERS:
-        raise WSGMError(f"unknown sampler {sampler!r}; allowed: {', '.join(SAMPLERS)}")
-    if grid not in GRIDS:
-        raise WSGMError(f"unknown time grid {grid!r}; allowed: {', '.join(GRIDS)}")
-    if batch_size < 1:
-        raise WSGMError(f"batch size must be >= 1, got {batch_size}")
     cfg = model.config
     shape = (cfg.channels, *cfg.size)
     if tuple(shape) != tuple(suite.image_shape):
@@ -223,25 +192,37 @@ def sweep_model(
             f"{cfg.kind} model makes {'x'.join(map(str, shape))}; use reference data of the "
             "model's training size"
         )
-    n = suite.sample_size
+    n, bs = suite.sample_size, spec.batch_size
     n_nets = len(cfg.names)
-    batches = [(b, min(batch_size, n - b * batch_size)) for b in range(-(-n // batch_size))]
+    batches = [(b, min(bs, n - b * bs)) for b in range(-(-n // bs))]
     total = sum(s for s in steps) * n_nets * len(batches)
-    bar = tqdm(total=total, desc=desc or f"sample {cfg.kind}", unit="eval",
-               disable=not progress, dynamic_ncols=True)
-    run = _counting_sampler(get_sampler(sampler), lambda: bar.update(1))
-    out = ModelSweep(cfg.kind, list(steps), {m: [] for m in suite.metrics},
-                     dict(suite.noise_floors), [], [])
+    bar = tqdm(
+        total=total,
+        desc=desc or f"sample {cfg.kind}",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    out = ModelSweep(
+        cfg.kind, list(steps), {m: [] for m in suite.metrics}, dict(suite.noise_floors), [], []
+    )
     device = model.device
     try:
         for N in steps:
-            grids = make_grid(grid, N, T=model.sde.T)
+            grids = spec.grid_of(N, T=model.sde.T)
             parts = []
             t0 = time.perf_counter()
             for b, size in batches:
-                gseed = int(np.random.SeedSequence([seed, N, b]).generate_state(1)[0])
-                g = torch.Generator(device=device).manual_seed(gseed)
-                parts.append(model.sample(size, sampler=run, grids=grids, generator=g).float())
+                g = torch.Generator(device=device).manual_seed(spec.batch_seed(b, N))
+                parts.append(
+                    model.sample(
+                        size,
+                        sampler=spec.sampler,
+                        grids=grids,
+                        generator=g,
+                        callback=lambda _: bar.update(1),
+                    ).float()
+                )
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             elapsed = time.perf_counter() - t0
@@ -266,10 +247,7 @@ def sweep(
     suite: MetricSuite,
     *,
     steps: Sequence[int] | Mapping[str, Sequence[int]] = DEFAULT_STEPS,
-    sampler: str = "euler",
-    grid: str = "quadratic",
-    batch_size: int = 256,
-    seed: int = 0,
+    spec: SamplingSpec = DEFAULT,
     keep: int = 8,
     progress: bool = True,
 ) -> dict[str, ModelSweep]:
@@ -281,8 +259,13 @@ def sweep(
     for label, model in models.items():
         s = steps[label] if isinstance(steps, Mapping) else steps
         out[label] = sweep_model(
-            model, suite, steps=s, sampler=sampler, grid=grid, batch_size=batch_size,
-            seed=seed, keep=keep, progress=progress, desc=f"sweep {label}",
+            model,
+            suite,
+            steps=s,
+            spec=spec,
+            keep=keep,
+            progress=progress,
+            desc=f"sweep {label}",
         )
     return out
 

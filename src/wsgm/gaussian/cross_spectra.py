@@ -1,4 +1,4 @@
-"""Joint spectra of the wavelet coefficients of a stationary field (DESIGN.md §3).
+"""Joint spectra of the wavelet coefficients of a stationary field (docs/design.md §3.3).
 
 One level of the orthonormal periodized DWT maps a stationary field on an M×M grid to 4
 jointly stationary fields (low-pass and 3 detail bands) on the M/2 grid. At each half-grid
@@ -79,7 +79,8 @@ class ConditionalSpectra:
 
 
 def conditional_spectra(spec: np.ndarray, wavelet: str) -> ConditionalSpectra:
-    """The conditional law of one DWT level of a field with spectrum ``spec`` (DESIGN.md §3)."""
+    """The conditional law of one DWT level of a field with spectrum ``spec``
+    (docs/design.md §3.3)."""
     s_y = cross_spectrum(spec, wavelet)
     s_ll = s_y[..., 0, 0].real
     s_bb, s_bl = s_y[..., 1:, 1:], s_y[..., 1:, 0]

@@ -1,6 +1,6 @@
 """Exact scores of stationary Gaussian fields, for SGM and for every WSGM scale.
 
-These are the "perfect networks" of the theory (DESIGN.md §3): plugged into the real
+These are the "perfect networks" of the theory (docs/design.md §3.4): plugged into the real
 samplers and the real coarse-to-fine WSGM sampler (:func:`wsgm.models.wsgm.wsgm_sample`) in
 place of trained networks, they must reproduce the closed-form KL of
 :mod:`wsgm.gaussian.theory`; that checks the sampling plumbing and the normalization end to

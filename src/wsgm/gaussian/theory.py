@@ -1,4 +1,6 @@
-"""Exact KL of SGM and WSGM with exact scores on stationary Gaussian fields (DESIGN.md §3).
+"""Exact KL of SGM and WSGM with exact scores on stationary Gaussian fields.
+
+docs/design.md §3.2–§3.3.
 
 For a stationary Gaussian field on a periodic L×L grid the covariance is diagonal in
 Fourier. With exact scores, the Euler–Maruyama discretization of the reverse SDE is a

@@ -14,9 +14,10 @@ different n) and returns a float that is 0 for identical sets:
 - :func:`magnetization_w1`: Wasserstein-1 between the distributions of the field means m.
 
 A finite sample has a non-zero distance even from its own law; :func:`noise_floor` measures
-it as the distance between two independent random halves of the reference set (DESIGN.md
-§4, issue "Data" item 4). A model is as good as the data allow when its distance to the
-data is near that floor (the halves are half as large, so the floor is, if anything, high).
+it as the distance between two independent random halves of the reference set
+(docs/design.md §7.4; :func:`wsgm.metrics.halves.two_halves`). A model is as good as the
+data allow when its distance to the data is near that floor (the halves are half as large,
+so the floor is, if anything, high).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import WSGMError
+from .halves import two_halves
 from .physics import magnetization
 from .spectrum import radial_power_spectrum
 
@@ -100,8 +102,7 @@ def histogram_w1(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean([wasserstein_1d(a4[:, c], b4[:, c]) for c in range(a4.shape[1])]))
 
 
-def histogram_kl(a: np.ndarray, b: np.ndarray, *, bins: int = 100,
-                 smoothing: float = 0.5) -> float:
+def histogram_kl(a: np.ndarray, b: np.ndarray, *, bins: int = 100, smoothing: float = 0.5) -> float:
     """KL(p_a ‖ p_b) of the value histograms (nats), per channel, averaged.
 
     Both histograms use the same ``bins`` equal bins spanning the values of both sets;
@@ -142,7 +143,10 @@ DISTANCES: dict[str, Distance] = {
 
 
 def noise_floor(
-    metric: Distance | str, reference: np.ndarray, *, generator: np.random.Generator,
+    metric: Distance | str,
+    reference: np.ndarray,
+    *,
+    generator: np.random.Generator,
     repeats: int = 1,
 ) -> float:
     """The distance between two independent random halves of ``reference``.
@@ -159,9 +163,8 @@ def noise_floor(
         raise WSGMError(f"a noise floor needs at least 2 reference fields, got {len(ref)}")
     if repeats < 1:
         raise WSGMError(f"repeats must be a positive integer, got {repeats!r}")
-    half = len(ref) // 2
     values = []
     for _ in range(repeats):
-        perm = generator.permutation(len(ref))
-        values.append(metric(ref[perm[:half]], ref[perm[half:2 * half]]))
+        a, b, _ = two_halves(ref, None, generator, min_size=1)
+        values.append(metric(a, b))
     return float(np.mean(values))

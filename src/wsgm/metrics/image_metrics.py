@@ -41,6 +41,7 @@ from ..errors import WSGMError
 from .classifier import Classifier, classifier_features
 from .distances import spectrum_error
 from .frechet import frechet_distance
+from .halves import two_halves
 from .inception import (
     InceptionFeatures,
     default_inception_path,
@@ -92,16 +93,26 @@ class ImageMetricSuite:
     """
 
     def __init__(
-        self, reference: np.ndarray | torch.Tensor, *, sample_size: int | None = None,
-        metrics: Sequence[str] | None = None, generator: torch.Generator,
+        self,
+        reference: np.ndarray | torch.Tensor,
+        *,
+        sample_size: int | None = None,
+        metrics: Sequence[str] | None = None,
+        generator: torch.Generator,
         classifier: Classifier | None = None,
         inception_path: str | os.PathLike[str] | None = None,
-        device: torch.device | str | None = None, batch_size: int = 50,
-        kid_subset_size: int = 1000, swd_patches: int = 128, swd_projections: int = 512,
+        device: torch.device | str | None = None,
+        batch_size: int = 50,
+        kid_subset_size: int = 1000,
+        swd_patches: int = 128,
+        swd_projections: int = 512,
     ) -> None:
         ref = _images(reference, "reference images")
-        names = tuple(metrics) if metrics is not None else available_image_metrics(
-            classifier=classifier, inception_path=inception_path)
+        names = (
+            tuple(metrics)
+            if metrics is not None
+            else available_image_metrics(classifier=classifier, inception_path=inception_path)
+        )
         unknown = [m for m in names if m not in IMAGE_METRICS]
         if unknown or not names:
             raise WSGMError(
@@ -113,27 +124,19 @@ class ImageMetricSuite:
                 "classifier_fd needs a classifier: pass classifier=, e.g. from "
                 "wsgm.metrics.classifier.classifier_for(train_images, train_labels, ...)"
             )
-        n = len(ref) // 2 if sample_size is None else sample_size
-        if not (isinstance(n, int) and n >= 2):
-            raise WSGMError(f"sample_size must be an integer ≥ 2, got {sample_size!r}")
-        if 2 * n > len(ref):
-            raise WSGMError(
-                f"the noise floor at sample size {n} needs 2 × {n} = {2 * n} reference images "
-                f"(two disjoint subsets), got {len(ref)}; pass more reference images or "
-                "fewer generated ones"
-            )
         if batch_size < 1:
             raise WSGMError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.metrics = names
-        self.sample_size = n
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.batch_size = batch_size
         self.kid_subset_size = kid_subset_size
         self.swd_options = {"patches": swd_patches, "projections": swd_projections}
         self.classifier = classifier
-        perm = torch.randperm(len(ref), generator=generator).numpy()
+        self._a, self._b, n = two_halves(
+            ref, sample_size, generator, what="reference images", fewer="fewer generated ones"
+        )
+        self.sample_size = n
         self.image_shape = tuple(int(s) for s in ref.shape[1:])
-        self._a, self._b = ref[perm[:n]], ref[perm[n:2 * n]]
         # One seed per randomized metric: value and floor see the same random draws.
         self._seeds = {
             m: int(torch.randint(0, 2**62, (1,), generator=generator)) for m in IMAGE_METRICS
@@ -151,12 +154,14 @@ class ImageMetricSuite:
         if self._inception is not None:
             start = time.perf_counter()
             feats["inception"] = inception_features(
-                images, self._inception, batch_size=self.batch_size, device=self.device)
+                images, self._inception, batch_size=self.batch_size, device=self.device
+            )
             self.seconds["inception_features"] = time.perf_counter() - start
         if "classifier_fd" in self.metrics and self.classifier is not None:
             start = time.perf_counter()
             feats["classifier"] = classifier_features(
-                self.classifier, torch.as_tensor(images), batch_size=max(self.batch_size, 256))
+                self.classifier, torch.as_tensor(images), batch_size=max(self.batch_size, 256)
+            )
             self.seconds["classifier_features"] = time.perf_counter() - start
         return feats
 
@@ -169,18 +174,26 @@ class ImageMetricSuite:
         for m in self.metrics:
             start = time.perf_counter()
             if m == "kid":
-                out[m] = kid_from_features(feats["inception"], ref["inception"],
-                                           subset_size=self.kid_subset_size,
-                                           generator=self._generator(m))[0]
+                out[m] = kid_from_features(
+                    feats["inception"],
+                    ref["inception"],
+                    subset_size=self.kid_subset_size,
+                    generator=self._generator(m),
+                )[0]
             elif m == "fid":
                 out[m] = fid_from_features(feats["inception"], ref["inception"])
             elif m == "classifier_fd":
-                out[m] = frechet_distance(feats["classifier"].double().cpu().numpy(),
-                                          ref["classifier"].double().cpu().numpy())
+                out[m] = frechet_distance(
+                    feats["classifier"].double().cpu().numpy(),
+                    ref["classifier"].double().cpu().numpy(),
+                )
             elif m == "swd":
                 out[m] = sliced_wasserstein(
-                    torch.as_tensor(images).to(self.device), torch.as_tensor(self._a),
-                    generator=self._generator(m), **self.swd_options)
+                    torch.as_tensor(images).to(self.device),
+                    torch.as_tensor(self._a),
+                    generator=self._generator(m),
+                    **self.swd_options,
+                )
             else:
                 out[m] = spectrum_error(images, self._a)
             self.seconds[m] = time.perf_counter() - start
@@ -200,16 +213,19 @@ class ImageMetricSuite:
                 f"sample size), got {len(gen)} generated images"
             )
         values = self._scores(gen)
-        return {m: {"value": values[m], "noise_floor": self.noise_floors[m]}
-                for m in self.metrics}
+        return {m: {"value": values[m], "noise_floor": self.noise_floors[m]} for m in self.metrics}
 
 
 def image_metrics(
-    generated: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor, *,
-    metrics: Sequence[str] | None = None, generator: torch.Generator,
+    generated: np.ndarray | torch.Tensor,
+    reference: np.ndarray | torch.Tensor,
+    *,
+    metrics: Sequence[str] | None = None,
+    generator: torch.Generator,
     classifier: Classifier | None = None,
     inception_path: str | os.PathLike[str] | None = None,
-    device: torch.device | str | None = None, batch_size: int = 50,
+    device: torch.device | str | None = None,
+    batch_size: int = 50,
     kid_subset_size: int = 1000,
 ) -> dict[str, dict[str, float]]:
     """Every requested metric of ``generated`` against ``reference`` with its noise floor.
@@ -220,8 +236,14 @@ def image_metrics(
     """
     gen = _images(generated, "generated images")
     suite = ImageMetricSuite(
-        reference, sample_size=len(gen), metrics=metrics, generator=generator,
-        classifier=classifier, inception_path=inception_path, device=device,
-        batch_size=batch_size, kid_subset_size=kid_subset_size,
+        reference,
+        sample_size=len(gen),
+        metrics=metrics,
+        generator=generator,
+        classifier=classifier,
+        inception_path=inception_path,
+        device=device,
+        batch_size=batch_size,
+        kid_subset_size=kid_subset_size,
     )
     return suite.evaluate(gen)

@@ -133,8 +133,13 @@ class InceptionFeatures(nn.Module):
             x = x.expand(-1, 3, -1, -1)
         if x.shape[-2:] != (_INPUT_SIZE, _INPUT_SIZE):
             shrink = min(x.shape[-2:]) > _INPUT_SIZE
-            x = F.interpolate(x, size=(_INPUT_SIZE, _INPUT_SIZE), mode="bilinear",
-                              align_corners=False, antialias=shrink)
+            x = F.interpolate(
+                x,
+                size=(_INPUT_SIZE, _INPUT_SIZE),
+                mode="bilinear",
+                align_corners=False,
+                antialias=shrink,
+            )
         # [-1, 1] ~ uint8 0..255 → the TF graph's uint8/128 − 1 (upper end 0.9921875).
         x = (x + 1.0) * (255.0 / 256.0) - 1.0
         out: torch.Tensor = self.model(x)
@@ -142,7 +147,10 @@ class InceptionFeatures(nn.Module):
 
 
 def inception_features(
-    images: np.ndarray | torch.Tensor, features: InceptionFeatures, *, batch_size: int = 50,
+    images: np.ndarray | torch.Tensor,
+    features: InceptionFeatures,
+    *,
+    batch_size: int = 50,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Features ``(n, 2048)`` (float64, on ``device``) of images ``(n, C, H, W)`` in [−1, 1]."""
@@ -155,7 +163,7 @@ def inception_features(
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(x), batch_size):
-            chunks.append(features(x[start:start + batch_size].to(dev)).double())
+            chunks.append(features(x[start : start + batch_size].to(dev)).double())
     return torch.cat(chunks)
 
 
@@ -189,7 +197,11 @@ def fid_from_features(fake: torch.Tensor, real: torch.Tensor) -> float:
 
 
 def kid_from_features(
-    fake: torch.Tensor, real: torch.Tensor, *, subset_size: int = 1000, subsets: int = 100,
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    *,
+    subset_size: int = 1000,
+    subsets: int = 100,
     generator: torch.Generator | None = None,
 ) -> tuple[float, float]:
     """KID (mean, std over subsets) between two feature sets (torchmetrics, unbiased MMD²).

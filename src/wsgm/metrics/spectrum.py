@@ -36,7 +36,7 @@ def power_spectrum_2d(fields: np.ndarray) -> np.ndarray:
     spec = np.zeros(batch.shape[-2:], dtype=np.float64)
     # Chunked so that a large batch never holds its whole complex FFT in memory.
     for start in range(0, batch.shape[0], 256):
-        f = np.fft.fft2(batch[start:start + 256])
+        f = np.fft.fft2(batch[start : start + 256])
         spec += (f.real**2 + f.imag**2).sum(axis=0)
     return spec / (batch.shape[0] * n_sites)
 

@@ -114,8 +114,9 @@ def _sorted_quantiles(proj: torch.Tensor, m: int) -> torch.Tensor:
     return s[:, idx]
 
 
-def _swd(a: torch.Tensor, b: torch.Tensor, *, projections: int, repeats: int,
-         generator: torch.Generator) -> float:
+def _swd(
+    a: torch.Tensor, b: torch.Tensor, *, projections: int, repeats: int, generator: torch.Generator
+) -> float:
     m = min(len(a), len(b))
     # float32 projections: the descriptors are normalized to O(1) values, and sorting
     # float32 is twice as cheap; identical inputs still give exactly 0.
@@ -126,15 +127,21 @@ def _swd(a: torch.Tensor, b: torch.Tensor, *, projections: int, repeats: int,
         dirs = torch.randn(projections, a.shape[1], generator=generator, dtype=torch.float64)
         dirs = (dirs / dirs.norm(dim=1, keepdim=True)).float().to(a.device)
         for start in range(0, projections, chunk):
-            d = dirs[start:start + chunk]
+            d = dirs[start : start + chunk]
             qa, qb = _sorted_quantiles(d @ a32.T, m), _sorted_quantiles(d @ b32.T, m)
             total += (qa - qb).abs().double().mean(dim=1).sum()
     return float(total) / (repeats * projections)
 
 
 def swd_per_level(
-    a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, *, generator: torch.Generator,
-    patches: int = 128, projections: int = 512, repeats: int = 1, min_size: int = 16,
+    a: np.ndarray | torch.Tensor,
+    b: np.ndarray | torch.Tensor,
+    *,
+    generator: torch.Generator,
+    patches: int = 128,
+    projections: int = 512,
+    repeats: int = 1,
+    min_size: int = 16,
 ) -> list[float]:
     """SWD between the two sets at each Laplacian level, finest first (module doc).
 
@@ -146,8 +153,12 @@ def swd_per_level(
             f"the two sets must hold images of the same shape, got {tuple(ta.shape[1:])} and "
             f"{tuple(tb.shape[1:])}"
         )
-    for key, value in (("patches", patches), ("projections", projections),
-                       ("repeats", repeats), ("min_size", min_size)):
+    for key, value in (
+        ("patches", patches),
+        ("projections", projections),
+        ("repeats", repeats),
+        ("min_size", min_size),
+    ):
         if not (isinstance(value, int) and value >= 1):
             raise WSGMError(f"{key} must be a positive integer, got {value!r}")
     if min(ta.shape[-2:]) < _PATCH or min_size < _PATCH:
@@ -170,16 +181,36 @@ def swd_per_level(
         std = both.std(dim=(0, 2)).clamp_min(1e-12)  # a constant channel: leave it at 0
         scale = (1.0 / std).repeat_interleave(_PATCH * _PATCH)
         shift = mean.repeat_interleave(_PATCH * _PATCH)
-        out.append(_swd((da - shift) * scale, (db - shift) * scale, projections=projections,
-                        repeats=repeats, generator=generator))
+        out.append(
+            _swd(
+                (da - shift) * scale,
+                (db - shift) * scale,
+                projections=projections,
+                repeats=repeats,
+                generator=generator,
+            )
+        )
     return out
 
 
 def sliced_wasserstein(
-    a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, *, generator: torch.Generator,
-    patches: int = 128, projections: int = 512, repeats: int = 1, min_size: int = 16,
+    a: np.ndarray | torch.Tensor,
+    b: np.ndarray | torch.Tensor,
+    *,
+    generator: torch.Generator,
+    patches: int = 128,
+    projections: int = 512,
+    repeats: int = 1,
+    min_size: int = 16,
 ) -> float:
     """Mean over Laplacian levels of :func:`swd_per_level` (0 for identical sets)."""
-    levels = swd_per_level(a, b, generator=generator, patches=patches,
-                           projections=projections, repeats=repeats, min_size=min_size)
+    levels = swd_per_level(
+        a,
+        b,
+        generator=generator,
+        patches=patches,
+        projections=projections,
+        repeats=repeats,
+        min_size=min_size,
+    )
     return float(np.mean(levels))

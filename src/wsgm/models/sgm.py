@@ -11,7 +11,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..samplers import ScoreFn, get_sampler
+from ..samplers import Callback, ScoreFn, get_sampler
+from ..sampling.spec import DEFAULT
 from ..sde import OU
 from .base import ScoreModel
 from .normalization import NormalizationStats
@@ -31,12 +32,13 @@ def sgm_sample(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
     sde: OU | None = None,
+    callback: Callback | None = None,
 ) -> Tensor:
     """Draw ``shape = (n, C, H, W)`` samples: reverse diffusion of the normalized data."""
     run = get_sampler(sampler) if isinstance(sampler, str) else sampler
     sde = sde or OU()
     z = torch.randn(shape, generator=generator, device=device, dtype=dtype)
-    xn = run(score_fn, z, grid, generator=generator, sde=sde)
+    xn = run(score_fn, z, grid, generator=generator, sde=sde, callback=callback)
     return stats.to(device=xn.device, dtype=xn.dtype).unnormalize_low(xn, 0)
 
 
@@ -53,10 +55,14 @@ class SGM(ScoreModel):
         self,
         n: int,
         *,
-        sampler: str | Callable[..., Tensor] = "ancestral",
-        grids: Tensor | dict[str, Tensor],
+        sampler: str | Callable[..., Tensor] = DEFAULT.sampler,
+        grids: Tensor | dict[str, Tensor] | None = None,
         generator: torch.Generator | None = None,
+        callback: Callback | None = None,
     ) -> Tensor:
+        """``n`` samples; ``grids`` None: the grid of :data:`wsgm.sampling.spec.DEFAULT`."""
+        if grids is None:
+            grids = DEFAULT.grid_of(DEFAULT.steps, T=self.sde.T)
         grid = grids["net"] if isinstance(grids, dict) else grids
         shape = (n, self.config.channels, *self.config.size)
         return sgm_sample(
@@ -68,4 +74,5 @@ class SGM(ScoreModel):
             generator=generator,
             device=self.device,
             sde=self.sde,
+            callback=callback,
         )

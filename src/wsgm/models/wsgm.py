@@ -19,7 +19,7 @@ Conventions (read these before plugging in your own score functions):
 - Sampling. Draw the normalized x_J, un-normalize it; then for j = J .. 1: normalize x_j,
   sample the normalized details given it, un-normalize them, x_{j-1} = idwt(x_j, xbar_j).
   Per scale the cost is N network calls on an (H/2^j)^2 grid, so the total is linear in the
-  number of pixels for a fixed N (DESIGN.md §1).
+  number of pixels for a fixed N (docs/design.md §1.3).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ import torch
 from torch import Tensor
 
 from .. import wavelets
-from ..samplers import ScoreFn, get_sampler
+from ..samplers import Callback, ScoreFn, get_sampler
+from ..sampling.spec import DEFAULT
 from ..sde import OU
 from .base import ScoreModel
 from .normalization import NormalizationStats
@@ -53,6 +54,13 @@ def _sampler(sampler: SamplerArg) -> Callable[..., Tensor]:
     return get_sampler(sampler) if isinstance(sampler, str) else sampler
 
 
+def _at_scale(callback: Callback | None, j: int) -> Callback | None:
+    """The sampler callback of scale j: ``callback``'s argument gains ``"scale": j``."""
+    if callback is None:
+        return None
+    return lambda info: callback({**info, "scale": j})
+
+
 @torch.no_grad()
 def wsgm_refine(
     x_low: Tensor,
@@ -65,6 +73,7 @@ def wsgm_refine(
     grids: Tensor | Sequence[Tensor],
     generator: torch.Generator | None = None,
     sde: OU | None = None,
+    callback: Callback | None = None,
 ) -> Tensor:
     """Sample x_0 given the un-normalized low-pass ``x_low`` = x_level (n, C, h, w).
 
@@ -89,7 +98,13 @@ def wsgm_refine(
             (x.shape[0], 3 * c, *x.shape[-2:]), generator=generator, device=x.device, dtype=x.dtype
         )
         dn = run(
-            cond_score_fns[j - 1], z, scale_grid(grids, j), generator=generator, cond=cond, sde=sde
+            cond_score_fns[j - 1],
+            z,
+            scale_grid(grids, j),
+            generator=generator,
+            cond=cond,
+            sde=sde,
+            callback=_at_scale(callback, j),
         )
         x = wavelets.idwt(x, st.unnormalize_details(dn, j), wavelet)
     return x
@@ -109,8 +124,12 @@ def wsgm_sample(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
     sde: OU | None = None,
+    callback: Callback | None = None,
 ) -> Tensor:
-    """Draw ``shape = (n, C, H, W)`` samples coarse to fine with J = len(cond_score_fns)."""
+    """Draw ``shape = (n, C, H, W)`` samples coarse to fine with J = len(cond_score_fns).
+
+    ``callback`` is the samplers' (:mod:`wsgm.samplers`), with ``"scale"`` added: J for
+    the coarsest network's steps, then j for the details of scale j."""
     levels = len(cond_score_fns)
     if levels != stats.levels:
         raise ValueError(
@@ -123,7 +142,14 @@ def wsgm_sample(
     z = torch.randn(
         (n, c, h >> levels, w >> levels), generator=generator, device=device, dtype=dtype
     )
-    xn = run(coarse_score_fn, z, scale_grid(grids, 0), generator=generator, sde=sde)
+    xn = run(
+        coarse_score_fn,
+        z,
+        scale_grid(grids, 0),
+        generator=generator,
+        sde=sde,
+        callback=_at_scale(callback, levels),
+    )
     x_low = stats.to(device=xn.device, dtype=xn.dtype).unnormalize_low(xn, levels)
     return wsgm_refine(
         x_low,
@@ -135,6 +161,7 @@ def wsgm_sample(
         grids=grids,
         generator=generator,
         sde=sde,
+        callback=callback,
     )
 
 
@@ -168,10 +195,12 @@ class WSGM(ScoreModel):
         self,
         n: int,
         *,
-        sampler: SamplerArg = "ancestral",
-        grids: Tensor | Sequence[Tensor],
+        sampler: SamplerArg = DEFAULT.sampler,
+        grids: Tensor | Sequence[Tensor] | None = None,
         generator: torch.Generator | None = None,
+        callback: Callback | None = None,
     ) -> Tensor:
+        """``n`` samples; ``grids`` None: those of :data:`wsgm.sampling.spec.DEFAULT`."""
         return wsgm_sample(
             self.score_fn("coarse"),
             self.cond_score_fns(),
@@ -179,20 +208,25 @@ class WSGM(ScoreModel):
             shape=(n, self.config.channels, *self.config.size),
             wavelet=self.config.wavelet,
             sampler=sampler,
-            grids=grids,
+            grids=self._grids(grids),
             generator=generator,
             device=self.device,
             sde=self.sde,
+            callback=callback,
         )
+
+    def _grids(self, grids: Tensor | Sequence[Tensor] | None) -> Tensor | Sequence[Tensor]:
+        return DEFAULT.grids(T=self.sde.T, levels=self.levels) if grids is None else grids
 
     @torch.no_grad()
     def upsample(
         self,
         x_low: Tensor,
         *,
-        sampler: SamplerArg = "ancestral",
-        grids: Tensor | Sequence[Tensor],
+        sampler: SamplerArg = DEFAULT.sampler,
+        grids: Tensor | Sequence[Tensor] | None = None,
         generator: torch.Generator | None = None,
+        callback: Callback | None = None,
     ) -> Tensor:
         """Super-resolve un-normalized low-passes x_k (n, C, H/2^k, W/2^k), 1 <= k <= J."""
         h = int(x_low.shape[-1])
@@ -218,7 +252,8 @@ class WSGM(ScoreModel):
             level=k,
             wavelet=self.config.wavelet,
             sampler=sampler,
-            grids=grids,
+            grids=self._grids(grids),
             generator=generator,
             sde=self.sde,
+            callback=callback,
         )

@@ -2,9 +2,10 @@
 
 Residual blocks with GroupNorm and scale-shift time conditioning (Dhariwal & Nichol 2021,
 §3), optional multi-head self-attention at chosen levels, channel multipliers per level,
-zero-initialized last convolutions (the untrained network predicts eps = 0, i.e. the score
-of N(0, I)). Padding is a parameter: ``circular`` for periodic fields (shifting the input
-by a multiple of 2**levels shifts the output), ``zeros`` for images. An optional
+zero-initialized last convolutions (the untrained network outputs 0, which with
+v-prediction is the score of N(0, I): docs/design.md §2.2). Padding is a parameter:
+``circular`` for periodic fields (shifting the input by a multiple of 2**levels shifts the
+output), ``zeros`` for images. An optional
 conditioning image at the input resolution is concatenated to the input channels.
 
 The number of down-samplings adapts to the input: a level is skipped (no down- or

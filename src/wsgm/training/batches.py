@@ -9,17 +9,18 @@ which others are trained alongside it.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
+
+from ..sampling.spec import derive_seed
 
 __all__ = ["step_seed", "augment_periodic"]
 
 
 def step_seed(seed: int, net_index: int, step: int, rank: int) -> int:
-    """A 63-bit seed mixing the four integers (numpy's SeedSequence hashing)."""
-    state = np.random.SeedSequence([seed, net_index, step, rank]).generate_state(1, dtype=np.uint64)
-    return int(state[0] >> 1)
+    """The seed of network ``net_index``'s step ``step``: the one seed rule,
+    :func:`wsgm.sampling.spec.derive_seed`, of the four integers."""
+    return derive_seed(seed, net_index, step, rank)
 
 
 def augment_periodic(x: Tensor, g: torch.Generator) -> Tensor:

@@ -13,6 +13,9 @@ parsed as TOML values, and a bare word is taken as a string. ``auto`` values are
 from the data (:func:`wsgm.training.defaults`). The resolved config is saved in the run
 directory; on resume it must agree with the saved one except for the keys in
 :data:`RUNTIME_KEYS` (how long and how verbosely to train, which scales).
+
+Every value is checked when it is set (type, allowed words, ranges: :func:`check_value`),
+so a bad ``--set``, config file or preset fails while it is read, before any work starts.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import WSGMError
+from ..losses import T_SCHEDULES
+from ..models.config import MODEL_KINDS, PREDICTIONS
+from ..nn import PADDING_MODES
 
 __all__ = [
     "ModelSection",
@@ -35,6 +41,7 @@ __all__ = [
     "apply_overrides",
     "config_diff",
     "flat_keys",
+    "check_value",
 ]
 
 # Keys that may change between a run and its resumption.
@@ -126,6 +133,12 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def validate(self) -> RunConfig:
+        """Check every value (for configs built or changed in code rather than parsed)."""
+        for key, value in flatten(self.to_dict()).items():
+            check_value(key, value, source="config")
+        return self
+
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "config") -> RunConfig:
         cfg = cls()
@@ -205,6 +218,43 @@ def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
     return value
 
 
+# Allowed words and lower bounds of the keys that have them.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "model.kind": MODEL_KINDS,
+    "model.prediction": PREDICTIONS,
+    "unet.padding": ("auto", *PADDING_MODES),
+    "train.t_schedule": T_SCHEDULES,
+    "train.augment": ("auto", "none", "periodic"),
+    "train.mixed_precision": ("no", "fp16", "bf16"),
+}
+_AT_LEAST_ONE = (
+    "train.steps",
+    "train.batch_size",
+    "train.checkpoint_every",
+    "train.log_every",
+    "unet.num_heads",
+    "unet.min_resolution",
+)
+_POSITIVE = ("train.lr", "train.grad_clip", "train.t_min", "model.T", "unet.base_channels")
+_NON_NEGATIVE = ("train.warmup_steps", "train.weight_decay", "model.levels", "unet.dropout")
+
+
+def check_value(key: str, value: Any, *, source: str) -> None:
+    """Refuse a value outside what ``key`` allows, naming the key, the value and the range."""
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise WSGMError(f"{source}: {key} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+    if key in _AT_LEAST_ONE and value < 1:
+        raise WSGMError(f"{source}: {key} must be >= 1, got {value}")
+    if key in _POSITIVE and not value > 0:
+        raise WSGMError(f"{source}: {key} must be > 0, got {value}")
+    if key in _NON_NEGATIVE and not value >= 0:
+        raise WSGMError(f"{source}: {key} must be >= 0, got {value}")
+    if key == "train.ema_decay" and not 0 <= value < 1:
+        raise WSGMError(f"{source}: train.ema_decay must be in [0, 1), got {value}")
+    if key == "unet.dropout" and not value < 1:
+        raise WSGMError(f"{source}: unet.dropout must be in [0, 1), got {value}")
+
+
 def _set(cfg: RunConfig, key: str, value: Any, *, source: str) -> None:
     valid = flat_keys()
     if key not in valid:
@@ -214,7 +264,9 @@ def _set(cfg: RunConfig, key: str, value: Any, *, source: str) -> None:
         return
     section_name, name = key.split(".", 1)
     section = getattr(cfg, section_name)
-    setattr(section, name, _coerce(key, value, getattr(section, name), source))
+    coerced = _coerce(key, value, getattr(section, name), source)
+    check_value(key, coerced, source=source)
+    setattr(section, name, coerced)
 
 
 def load_toml(path: str | Path, base: RunConfig | None = None) -> RunConfig:

@@ -5,7 +5,7 @@ before a crash, by which process, does not change any sample. :func:`run_batches
 the finished batches to ``OUT.partial.npz`` (atomically: temporary file, fsync, rename) at
 most every ``save_every`` seconds; a job killed at any point and started again with the
 same command skips the batches found there and gives bitwise the array an uninterrupted
-job gives. The partial file records the command (:func:`job_key`) and refuses another one.
+job gives. The partial file records the command (its ``key``) and refuses another one.
 The caller deletes it (:func:`discard_partial`) once the final output is written.
 """
 
@@ -22,14 +22,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import WSGMError
-from .fileio import (
+from ..errors import WSGMError
+from ..fileio import (
     atomic_write,
     partial_path,
     partial_writer,
     read_partial,
     remove_dead_temporaries,
 )
+from .spec import derive_seed
 
 __all__ = [
     "batch_seed",
@@ -41,8 +42,8 @@ __all__ = [
 
 
 def batch_seed(seed: int, batch: int) -> int:
-    """The 63-bit seed of batch ``batch`` (numpy SeedSequence hashing of (seed, batch))."""
-    return int(np.random.SeedSequence([seed, batch]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    """The seed of batch ``batch``: the one seed rule, :func:`~wsgm.sampling.spec.derive_seed`."""
+    return derive_seed(seed, batch)
 
 
 def tensor_fingerprint(state: dict[str, Tensor]) -> str:

@@ -1,0 +1,140 @@
+"""How to draw samples: one typed :class:`SamplingSpec` with one set of defaults.
+
+``wsgm sample``, ``upsample``, ``eval``, ``reproduce``, ``demo``, the reproduction presets
+and the model classes all take their sampler, time grid, steps, batch size, seed and
+weights from a :class:`SamplingSpec`; a command's flags or a preset only override fields
+of :data:`DEFAULT` (docs/design.md §7). Seeds of everything drawn in pieces (sampling
+batches, sweep points, training steps) come from one rule, :func:`derive_seed`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from ..errors import WSGMError
+from ..grids import GRIDS, make_grid, power
+from ..samplers import SAMPLERS
+
+__all__ = ["SamplingSpec", "DEFAULT", "WEIGHTS", "derive_seed", "parse_int_list"]
+
+WEIGHTS = ("ema", "raw")
+
+
+def derive_seed(*keys: int) -> int:
+    """The seed of one piece of a job (a batch, a sweep point, a training step): a 63-bit
+    integer mixing ``keys`` by numpy's ``SeedSequence`` hashing. The piece then depends on
+    its keys only, not on which pieces were drawn before it, by which process."""
+    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(1, dtype=np.uint64)
+    return int(state[0] >> 1)
+
+
+def parse_int_list(text: str, *, what: str) -> tuple[int, ...]:
+    """``"2,4,8"`` -> (2, 4, 8): positive integers, or one clear error naming ``what``."""
+    try:
+        values = tuple(int(s) for s in text.split(",") if s.strip())
+    except ValueError as exc:
+        raise WSGMError(f"{what} must be comma-separated integers, got {text!r}") from exc
+    if not values or min(values) < 1:
+        raise WSGMError(f"{what} must be positive integers, got {text!r}")
+    return values
+
+
+@dataclass(frozen=True)
+class SamplingSpec:
+    """Everything that decides how samples are drawn (not how many).
+
+    ``sampler``: a name of :data:`wsgm.samplers.SAMPLERS`; ``grid``: a name of
+    :data:`wsgm.grids.GRIDS`, or the power grid t_k = T (1 - k/N)^rho when ``grid_rho`` is
+    set; ``steps``: N, the steps at every scale; ``steps_per_scale``: a WSGM's J + 1 step
+    counts instead (coarsest first, then scale 1 (the finest) .. J); ``batch_size``: samples
+    per batch, each batch b drawn from a generator seeded by ``derive_seed(seed, b)``;
+    ``weights``: the EMA or the raw weights of a model directory.
+
+    The defaults are DPM-Solver++(2M) on the logsnr grid at N = 16: the most accurate at
+    few steps with one network call per step (README, "Few-step sampling"). The paper's
+    comparisons use Euler–Maruyama on the quadratic grid: the reproduction presets set it.
+    """
+
+    sampler: str = "dpm2m"
+    grid: str = "logsnr"
+    grid_rho: float | None = None
+    steps: int = 16
+    steps_per_scale: tuple[int, ...] = ()
+    batch_size: int = 64
+    seed: int = 0
+    weights: str = "ema"
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise WSGMError(f"unknown sampler {self.sampler!r}; allowed: {', '.join(SAMPLERS)}")
+        if self.grid not in GRIDS:
+            raise WSGMError(f"unknown time grid {self.grid!r}; allowed: {', '.join(GRIDS)}")
+        if self.grid_rho is not None and not self.grid_rho > 0:
+            raise WSGMError(f"the grid's rho must be positive, got {self.grid_rho}")
+        for name in ("steps", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise WSGMError(f"sampling {name} must be a positive integer, got {value!r}")
+        if any(
+            isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in self.steps_per_scale
+        ):
+            raise WSGMError(
+                f"steps per scale must be positive integers, got {list(self.steps_per_scale)}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise WSGMError(f"the seed must be a non-negative integer, got {self.seed!r}")
+        if self.weights not in WEIGHTS:
+            raise WSGMError(f"unknown weights {self.weights!r}; allowed: {', '.join(WEIGHTS)}")
+
+    def replace(self, **changes: Any) -> SamplingSpec:
+        """A copy with ``changes`` (None values are ignored: "not given")."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def grid_of(self, steps: int, *, T: float) -> Tensor:
+        """The time grid with ``steps`` steps on [0, T]."""
+        if self.grid_rho is not None:
+            return power(steps, T=T, rho=self.grid_rho)
+        return make_grid(self.grid, steps, T=T)
+
+    def grids(self, *, T: float, levels: int | None) -> Tensor | list[Tensor]:
+        """The grid(s) of a model: one shared grid, or J + 1 (coarsest, scale 1 .. J) from
+        ``steps_per_scale``. ``levels`` is a WSGM's J, None for an SGM."""
+        if not self.steps_per_scale:
+            return self.grid_of(self.steps, T=T)
+        if levels is None:
+            raise WSGMError("steps per scale are for WSGM models; this is an SGM")
+        if len(self.steps_per_scale) != levels + 1:
+            raise WSGMError(
+                f"steps per scale needs {levels + 1} positive counts (coarsest, then scales "
+                f"1..{levels}), got {','.join(map(str, self.steps_per_scale))}"
+            )
+        return [self.grid_of(c, T=T) for c in self.steps_per_scale]
+
+    def batch_seed(self, batch: int, *keys: int) -> int:
+        """The seed of batch ``batch`` (after any extra ``keys``, e.g. a sweep's N)."""
+        return derive_seed(self.seed, *keys, batch)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["steps_per_scale"] = list(self.steps_per_scale)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SamplingSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise WSGMError(f"unknown sampling settings {unknown}; allowed: {sorted(known)}")
+        d = dict(d)
+        if "steps_per_scale" in d:
+            d["steps_per_scale"] = tuple(d["steps_per_scale"] or ())
+        return cls(**d)
+
+
+DEFAULT = SamplingSpec()
+"""The one set of sampling defaults."""

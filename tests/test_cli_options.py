@@ -1,0 +1,142 @@
+"""The command line's options: help on every flag with its default, one meaning per flag
+(old spellings still accepted with a deprecation message), one set of sampling defaults."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+
+import pytest
+
+from wsgm.cli import build_parser
+from wsgm.errors import WSGMError
+from wsgm.models.sgm import SGM
+from wsgm.models.wsgm import WSGM
+from wsgm.sampling.spec import DEFAULT, SamplingSpec
+
+
+def _subparsers(
+    parser: argparse.ArgumentParser, prefix: str = "wsgm"
+) -> dict[str, argparse.ArgumentParser]:
+    out = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out[f"{prefix} {name}"] = sub
+                out.update(_subparsers(sub, f"{prefix} {name}"))
+    return out
+
+
+SUBCOMMANDS = _subparsers(build_parser())
+
+
+def test_all_subcommands_are_seen() -> None:
+    names = set(SUBCOMMANDS)
+    for cmd in ("train", "sample", "upsample", "eval", "reproduce", "demo", "theory", "data"):
+        assert f"wsgm {cmd}" in names
+    assert {"wsgm data gaussian", "wsgm data phi4", "wsgm data images"} <= names
+
+
+@pytest.mark.parametrize("command", sorted(SUBCOMMANDS))
+def test_every_flag_has_help_and_shows_its_default(command: str) -> None:
+    parser = SUBCOMMANDS[command]
+    formatter = parser._get_formatter()
+    parser.format_help()  # every help string must format
+    for action in parser._actions:
+        if not action.option_strings or isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help, f"{command} {action.option_strings[0]} has no help"
+        default = action.default
+        if default in (None, False, argparse.SUPPRESS, []):
+            continue
+        shown = formatter._get_help_string(action) % {"default": default}
+        assert "default" in shown, f"{command} {action.option_strings[0]}: default not shown"
+
+
+@pytest.mark.parametrize(
+    ("argv", "dest", "value", "new"),
+    [
+        (["train", "--run-dir", "r", "--steps", "5"], "train_steps", 5, "--train-steps"),
+        (["train", "--run-dir", "r", "--batch-size", "4"], "train_batch", 4, "--train-batch"),
+        (
+            ["sample", "m", "--n", "1", "--out", "o.npz", "--batch-size", "3"],
+            "sample_batch",
+            3,
+            "--sample-batch",
+        ),
+        (
+            ["eval", "m", "--reference", "r.npz", "--out", "o", "--steps", "2,4"],
+            "sweep_steps",
+            "2,4",
+            "--sweep-steps",
+        ),
+        (
+            ["reproduce", "phi4", "--out", "o", "--batch-size", "8"],
+            "train_batch",
+            8,
+            "--train-batch",
+        ),
+        (
+            ["reproduce", "phi4", "--out", "o", "--steps", "2,8"],
+            "sweep_steps",
+            "2,8",
+            "--sweep-steps",
+        ),
+        (["demo", "--batch-size", "8"], "train_batch", 8, "--train-batch"),
+    ],
+)
+def test_old_spellings_still_work_with_a_deprecation_message(
+    argv: list[str], dest: str, value: object, new: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = build_parser().parse_args(argv)
+    assert getattr(args, dest) == value
+    err = capsys.readouterr().err
+    assert "deprecated" in err and new in err
+
+
+def test_new_spellings_print_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["train", "--run-dir", "r", "--train-steps", "5"])
+    assert args.train_steps == 5 and capsys.readouterr().err == ""
+
+
+def test_one_set_of_sampling_defaults() -> None:
+    parser = build_parser()
+    for argv in (
+        ["sample", "m", "--n", "1", "--out", "o.npz"],
+        ["upsample", "m", "--input", "i.npz", "--out", "o.npz"],
+        ["eval", "m", "--reference", "r.npz", "--out", "o"],
+    ):
+        args = parser.parse_args(argv)
+        assert args.sampler == DEFAULT.sampler and args.grid == DEFAULT.grid
+        assert args.sample_batch == DEFAULT.batch_size and args.weights == DEFAULT.weights
+    for cls in (SGM, WSGM):
+        assert inspect.signature(cls.sample).parameters["sampler"].default == DEFAULT.sampler
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"sampler": "rk4"}, "unknown sampler 'rk4'; allowed: euler"),
+        ({"grid": "karras"}, "unknown time grid 'karras'; allowed: uniform"),
+        ({"steps": 0}, "steps must be a positive integer, got 0"),
+        ({"batch_size": -1}, "batch_size must be a positive integer, got -1"),
+        ({"steps_per_scale": (4, 0)}, r"steps per scale must be positive integers, got \[4, 0\]"),
+        ({"grid_rho": 0.0}, "rho must be positive"),
+        ({"weights": "best"}, "unknown weights 'best'"),
+    ],
+)
+def test_sampling_spec_refuses_bad_values(changes: dict[str, object], match: str) -> None:
+    with pytest.raises(WSGMError, match=match):
+        SamplingSpec(**changes)  # type: ignore[arg-type]
+
+
+def test_sampling_spec_grids() -> None:
+    spec = SamplingSpec(steps=8, steps_per_scale=(4, 2, 3))
+    grids = spec.grids(T=5.0, levels=2)
+    assert isinstance(grids, list) and [len(g) - 1 for g in grids] == [4, 2, 3]
+    with pytest.raises(WSGMError, match="needs 2 positive counts"):
+        spec.grids(T=5.0, levels=1)
+    with pytest.raises(WSGMError, match="for WSGM models"):
+        spec.grids(T=5.0, levels=None)
+    assert len(SamplingSpec(steps=8).grids(T=5.0, levels=None)) == 9  # type: ignore[arg-type]
+    assert SamplingSpec.from_dict(spec.to_dict()) == spec
