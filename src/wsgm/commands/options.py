@@ -25,6 +25,7 @@ __all__ = [
     "HelpFormatter",
     "add_deprecated",
     "add_sampling_options",
+    "add_set_option",
     "sampling_spec",
     "steps_list",
 ]
@@ -93,6 +94,18 @@ def add_deprecated(
         new=new,
         default=argparse.SUPPRESS,
         help=f"deprecated spelling of {new}",
+    )
+
+
+def add_set_option(p: argparse.ArgumentParser, what: str) -> None:
+    """``--set KEY=VALUE`` (repeatable) into ``args.overrides``: training config overrides."""
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"{what}, e.g. --set train.lr=1e-3 (an unknown key lists the valid ones)",
     )
 
 

@@ -21,7 +21,14 @@ import shlex
 import time
 from typing import Any
 
-from .options import HelpFormatter, add_deprecated, add_sampling_options, sampling_spec, steps_list
+from .options import (
+    HelpFormatter,
+    add_deprecated,
+    add_sampling_options,
+    add_set_option,
+    sampling_spec,
+    steps_list,
+)
 
 __all__ = ["register", "run", "add_preset_args", "preset_from_args", "command_line"]
 
@@ -62,14 +69,7 @@ def add_preset_args(p: argparse.ArgumentParser, preset: Any = None) -> None:
     p.add_argument(
         "--seed", type=int, help="seed of the data, the training and the sampling" + dflt("seed")
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="training config override for both models (repeatable; see `wsgm train --help`)",
-    )
+    add_set_option(p, "a training config override for both models (repeatable)")
     p.add_argument(
         "--metrics",
         help="images: comma-separated image metrics (kid, fid, classifier_fd, swd, spectrum)"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..training.checkpoint import has_checkpoint, saved_run_config
 from ..training.config import RunConfig, TrainSection, apply_overrides, load_toml
-from .options import HelpFormatter, add_deprecated
+from .options import HelpFormatter, add_deprecated, add_set_option
 
 __all__ = ["register", "run", "resolve_config"]
 
@@ -71,14 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--cpu", action="store_true", default=None, help="train on the CPU even if a GPU is present"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set train.lr=1e-3 (repeatable)",
-    )
+    add_set_option(p, "override a config key (repeatable)")
     p.set_defaults(func=run)
 
 

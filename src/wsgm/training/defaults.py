@@ -15,9 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import wavelets
-from ..errors import WSGMError
-from ..models.config import PREDICTIONS, ModelConfig, network_names
-from ..nn import PADDING_MODES, UNetConfig
+from ..models.config import ModelConfig, network_names
+from ..nn import UNetConfig
 from .config import RunConfig
 
 __all__ = ["is_periodic", "auto_levels", "auto_mults", "model_config_for"]
@@ -53,21 +52,13 @@ def auto_mults(resolution: int, min_resolution: int) -> tuple[int, ...]:
 def model_config_for(
     run: RunConfig, *, channels: int, size: tuple[int, int], meta: dict[str, Any]
 ) -> ModelConfig:
-    """The concrete :class:`ModelConfig` of ``run`` for data of this shape and metadata."""
+    """The concrete :class:`ModelConfig` of ``run`` for data of this shape and metadata
+    (``run``'s values are checked first, :meth:`RunConfig.validate`)."""
+    run.validate()
     m, u = run.model, run.unet
-    if m.kind not in ("sgm", "wsgm"):
-        raise WSGMError(f"model.kind must be sgm or wsgm, got {m.kind!r}")
-    if m.prediction not in PREDICTIONS:
-        raise WSGMError(
-            f"model.prediction must be one of {', '.join(PREDICTIONS)}, got {m.prediction!r}"
-        )
     padding = u.padding
     if padding == "auto":
         padding = "circular" if is_periodic(meta) else "zeros"
-    if padding not in PADDING_MODES:
-        raise WSGMError(
-            f"unet.padding must be auto or one of {', '.join(PADDING_MODES)}, got {padding!r}"
-        )
     levels = 0
     if m.kind == "wsgm":
         levels = m.levels or auto_levels(min(size))
