@@ -31,7 +31,7 @@ def time_per_sample(
     kind: str, size: int, *, steps: int, batch: int, width: int, repeats: int
 ) -> float:
     run = apply_overrides(RunConfig(), [f"model.kind={kind}", f"unet.base_channels={width}"])
-    cfg = model_config_for(run, channels=1, size=(size, size), meta={"source": "benchmark"})
+    cfg = model_config_for(run, channels=1, size=(size, size), kind="field", periodic=True)
     stats = compute_stats(torch.randn(4, 1, size, size), wavelet=cfg.wavelet, levels=cfg.levels)
     torch.manual_seed(0)
     model = build_model(cfg, stats).eval()

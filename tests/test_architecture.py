@@ -19,7 +19,7 @@ ROOT = Path(wsgm.__file__).parent
 # Bottom to top. A module belongs to the deepest entry that is its name or a package above it
 # ("wsgm" itself is only the top-level package's __init__).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("wsgm", "wsgm.errors", "wsgm.fileio"),
+    ("wsgm", "wsgm.errors", "wsgm.fileio", "wsgm.cpu"),
     (
         "wsgm.wavelets",
         "wsgm.sde",

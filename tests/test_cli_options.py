@@ -117,7 +117,7 @@ def test_one_set_of_sampling_defaults() -> None:
     ("changes", "match"),
     [
         ({"sampler": "rk4"}, "unknown sampler 'rk4'; allowed: euler"),
-        ({"grid": "karras"}, "unknown time grid 'karras'; allowed: uniform"),
+        ({"grid": "cosine"}, "unknown time grid 'cosine'; allowed: uniform"),
         ({"steps": 0}, "steps must be a positive integer, got 0"),
         ({"batch_size": -1}, "batch_size must be a positive integer, got -1"),
         ({"steps_per_scale": (4, 0)}, r"steps per scale must be positive integers, got \[4, 0\]"),

@@ -32,7 +32,7 @@ def _one_thread() -> None:
 
 def _data(path: Path, channels: int = 1) -> Path:
     x = np.random.default_rng(0).standard_normal((16, channels, 8, 8)).astype(np.float32)
-    save_fields(path, x + np.roll(x, 1, axis=-1), {"source": "test"})
+    save_fields(path, x + np.roll(x, 1, axis=-1), {"source": "test", "kind": "field"})
     return path
 
 
@@ -209,6 +209,8 @@ def test_full_disk_while_writing_a_checkpoint(
         train(_cfg(data, steps=6), tmp_path / "r")
     assert load_checkpoint(tmp_path / "r").steps == {"net": 2}
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        "data.json",
+        "lock",
         "metrics.jsonl",
         "model",
         "model.previous",

@@ -24,7 +24,7 @@ def test_with_legacy_defaults_fills_only_missing_keys() -> None:
     assert "mean_head" not in saved["unet"]  # the input is not modified
     assert out["model"]["prediction"] == "eps"
     assert with_legacy_defaults({"unet": {"mean_head": True}})["unet"]["mean_head"] is True
-    assert set(LEGACY_DEFAULTS) == {"unet.mean_head", "model.prediction"}
+    assert set(LEGACY_DEFAULTS) == {"unet.mean_head", "model.prediction", "kind"}
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,11 @@ def test_run_saved_before_a_key_resumes_as_it_was(
 ) -> None:
     rng = np.random.default_rng(0)
     data = tmp_path / "fields.npz"
-    save_fields(data, rng.standard_normal((32, 8, 8)).astype(np.float32), {"source": "test"})
+    save_fields(
+        data,
+        rng.standard_normal((32, 8, 8)).astype(np.float32),
+        {"source": "test", "kind": "field"},
+    )
     run = tmp_path / "run"
 
     def train(steps: int, *extra: str) -> int:

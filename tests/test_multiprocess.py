@@ -68,7 +68,7 @@ def _losses(run: Path) -> list[dict[str, float]]:
 
 def _data(path: Path) -> Path:
     x = np.random.default_rng(0).standard_normal((32, 8, 8)).astype(np.float32)
-    save_fields(path, x + np.roll(x, 1, axis=-1), {"source": "test"})
+    save_fields(path, x + np.roll(x, 1, axis=-1), {"source": "test", "kind": "field"})
     return path
 
 

@@ -20,7 +20,9 @@ def data(tmp_path: Path) -> Path:
     x = rng.standard_normal((48, 8, 8)).astype(np.float32)
     path = tmp_path / "fields.npz"
     save_fields(
-        path, x + 0.7 * np.roll(x, 1, axis=-1) + 0.5 * np.roll(x, 1, axis=-2), {"source": "test"}
+        path,
+        x + 0.7 * np.roll(x, 1, axis=-1) + 0.5 * np.roll(x, 1, axis=-2),
+        {"source": "test", "kind": "field"},
     )
     return path
 
@@ -85,9 +87,10 @@ def test_train_resume_sample(kind: str, data: Path, tmp_path: Path) -> None:
     assert fd.meta["model_kind"] == kind and fd.meta["steps"] == 6
     assert out.with_suffix(".png").stat().st_size > 0
     first = fd.fields.copy()
-    assert main(args) == 0  # same seed -> same samples
+    assert main(args) == 2  # an existing output is never replaced silently
+    assert main([*args, "--overwrite"]) == 0  # same seed -> same samples
     np.testing.assert_array_equal(load_fields(out).fields, first)
-    assert main([*args[:-2], "--sample-batch", "2", "--seed", "4"]) == 0
+    assert main([*args[:-2], "--sample-batch", "2", "--seed", "4", "--overwrite"]) == 0
     assert not np.array_equal(load_fields(out).fields, first)
 
 
@@ -140,6 +143,7 @@ def test_upsample_and_cli_errors(
                 "--input-kind",
                 "average",
                 "--no-png",
+                "--overwrite",
             ]
         )
         == 0
@@ -151,6 +155,9 @@ def test_upsample_and_cli_errors(
     assert (
         main(["upsample", str(run), "--input", str(data), "--out", str(out), "--steps", "4"]) == 2
     )
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    new = str(tmp_path / "new" / "up.npz")  # its folder is created
+    assert main(["upsample", str(run), "--input", str(data), "--out", new, "--steps", "4"]) == 2
     assert "allowed sizes: 4x4" in capsys.readouterr().err
     assert (
         main(
@@ -162,7 +169,7 @@ def test_upsample_and_cli_errors(
                 "--n",
                 "2",
                 "--out",
-                str(out),
+                new,
                 "--steps-per-scale",
                 "3",
             ]
@@ -170,9 +177,7 @@ def test_upsample_and_cli_errors(
         == 2
     )
     assert "needs 2 positive counts" in capsys.readouterr().err
-    assert (
-        main(["sample", str(tmp_path / "nope"), "--steps", "4", "--n", "2", "--out", str(out)]) == 2
-    )
+    assert main(["sample", str(tmp_path / "nope"), "--steps", "4", "--n", "2", "--out", new]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert _train(data, run, "wsgm", 3) == 0  # nothing to do, already trained
     assert main(["train", "--run-dir", str(run), "--set", "unet.width=3"]) == 2

@@ -123,7 +123,7 @@ def _data(tmp_path: Path, size: int = 8, n: int = 32) -> str:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, size, size)).astype(np.float32)
     path = tmp_path / "d.npz"
-    save_fields(path, x + np.roll(x, 1, axis=-1), {"source": "test"})
+    save_fields(path, x + np.roll(x, 1, axis=-1), {"source": "test", "kind": "field"})
     return str(path)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .commands import COMMAND_MODULES
+from .cpu import configure_threads, job_slot
 from .errors import WSGMError
 
 
@@ -34,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with job_slot():  # other wsgm jobs see this one and share the cores with it
+            configure_threads(getattr(args, "threads", None))
+            return int(args.func(args) or 0)
     except (WSGMError, ValueError, FileNotFoundError, PermissionError) as exc:
         print(f"wsgm {args.command}: error: {exc}", file=sys.stderr)
         return 2

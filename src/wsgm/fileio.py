@@ -21,17 +21,21 @@ Every file and directory wsgm writes goes through this module, which guarantees:
   with another key is refused, so the work of two different commands is never mixed.
 - **JSON** (:func:`read_json`, :func:`write_json_atomic`): an object written atomically, and
   read back with one clear error when the file is missing, is not JSON, or is not an object.
+- **One writer** (:func:`exclusive_lock`): a run directory or a partial file is written by
+  one process at a time; a second one is refused with the first one's PID. The lock is the
+  kernel's (``flock``), so it is released on any exit, SIGKILL included.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import shutil
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,7 @@ __all__ = [
     "check_partial_key",
     "read_json",
     "write_json_atomic",
+    "exclusive_lock",
 ]
 
 
@@ -275,3 +280,32 @@ def write_json_atomic(path: str | os.PathLike[str], data: dict[str, Any]) -> Pat
     """Write ``data`` as indented, key-sorted JSON to ``path`` with :func:`atomic_write`."""
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike[str], *, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created; it keeps the holder's PID).
+
+    A second process asking for it while the first holds it gets one :class:`WSGMError`
+    naming ``what`` and the holder's PID. The kernel drops the lock when its holder exits,
+    however it exits, so a stale lock file never blocks anyone.
+    """
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise WSGMError(f"cannot create the lock file {p}: {exc}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise WSGMError(
+                f"{what} is in use by another wsgm process (PID {holder}); wait until it "
+                "finishes or stop it, then run the command again"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -15,16 +15,16 @@ from typing import Any
 
 from ..errors import WSGMError
 from . import data_phi4
-from .options import HelpFormatter, add_deprecated
+from .options import HelpFormatter, add_deprecated, add_threads_option
 
-__all__ = ["register", "run_gaussian", "run_images", "run_inspect"]
+__all__ = ["register", "run_gaussian", "run_fields", "run_images", "run_inspect"]
 
 
 def register(subparsers: Any) -> None:
     """Add the ``data`` group and its subcommands to the top-level parser."""
     p = subparsers.add_parser(
         "data",
-        help="make and inspect data sets (gaussian, images, phi4, merge, inspect)",
+        help="make and inspect data sets (gaussian, phi4, merge, images, fields, inspect)",
         description="Make data sets in wsgm's .npz format, or look at one.",
         formatter_class=HelpFormatter,
     )
@@ -98,8 +98,27 @@ def register(subparsers: Any) -> None:
     )
     im.add_argument("--read-batch", type=int, default=256, help="images read and converted at once")
     add_deprecated(im, "--batch-size", new="--read-batch", dest="read_batch", type=int)
+    add_threads_option(im)
     im.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     im.set_defaults(func=run_images)
+
+    fl = sub.add_parser(
+        "fields",
+        help="physical fields from your own .npy/.npz float array",
+        description="Turn a float array (n, H, W) or (n, C, H, W) — from a .npy, or an .npz "
+        "array named fields, x, x_train, images, data or arr_0 (or its only array) — into a "
+        "wsgm data file of kind field: periodic unless --aperiodic, values kept as they are.",
+        formatter_class=HelpFormatter,
+    )
+    fl.add_argument("source", metavar="SOURCE", help=".npy or .npz file of floats")
+    fl.add_argument("--out", required=True, help="output .npz file")
+    fl.add_argument(
+        "--aperiodic",
+        action="store_true",
+        help="the fields are not periodic (zero padding, no shift augmentation)",
+    )
+    fl.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    fl.set_defaults(func=run_fields)
 
     ins = sub.add_parser(
         "inspect",
@@ -126,6 +145,10 @@ def _help(parser: argparse.ArgumentParser) -> int:
 def _check_out(out: str, overwrite: bool) -> None:
     if Path(out).exists() and not overwrite:
         raise WSGMError(f"{out} already exists; pass --overwrite to replace it")
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WSGMError(f"cannot create the output folder {Path(out).parent}: {exc}") from exc
 
 
 def _positive(name: str, value: int) -> None:
@@ -166,6 +189,29 @@ def run_gaussian(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_fields(args: argparse.Namespace) -> int:
+    from ..data.inputs import load_data
+    from ..data.io import save_fields
+
+    _check_out(args.out, args.overwrite)
+    data = load_data(args.source)
+    if data.meta.get("kind") == "image":
+        raise WSGMError(f"{args.source} holds images; use `wsgm data images` for them")
+    meta = {
+        **{k: v for k, v in data.meta.items() if k in ("path", "key")},
+        "source": "array",
+        "kind": "field",
+        "periodic": not args.aperiodic,
+    }
+    save_fields(args.out, data.fields, meta)
+    n, c, h, w = data.fields.shape
+    print(
+        f"wrote {args.out}: {n} fields {c}x{h}x{w} of kind field "
+        f"({'aperiodic' if args.aperiodic else 'periodic'})"
+    )
+    return 0
+
+
 def run_images(args: argparse.Namespace) -> int:
     from ..data.images import ImageOptions, ImageSkipWarning, convert_images
 
@@ -198,11 +244,12 @@ def run_images(args: argparse.Namespace) -> int:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from ..data.io import load_fields, load_labels
+    from ..data.inputs import load_data
+    from ..data.io import load_labels
     from ..data.summary import describe, observables, plot_summary, reference_for
 
-    data = load_fields(args.file, allow_nonfinite=True)
-    labels = load_labels(args.file)
+    data = load_data(args.file, allow_nonfinite=True)
+    labels = load_labels(args.file) if str(args.file).endswith(".npz") else None
     obs = observables(data.fields)
     ref = reference_for(data.meta, data.spatial)
     if args.json:
@@ -210,6 +257,7 @@ def run_inspect(args: argparse.Namespace) -> int:
             "file": str(args.file),
             "shape": list(data.fields.shape),
             "source": data.meta.get("source"),
+            "kind": data.meta.get("kind"),
             **obs,
         }
         print(json.dumps(out))

@@ -17,13 +17,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..errors import WSGMError
 from ..experiments.sweep import DEFAULT_STEPS
-from .options import HelpFormatter, add_deprecated, add_sampling_options, sampling_spec, steps_list
+from .options import (
+    HelpFormatter,
+    add_deprecated,
+    add_sampling_options,
+    add_threads_option,
+    sampling_spec,
+    steps_list,
+)
 
 __all__ = ["register", "run", "parse_steps"]
 
@@ -54,7 +62,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_deprecated(p, "--steps", new="--sweep-steps", dest="sweep_steps")
     p.add_argument("--n", type=int, help="samples per N (default: half the reference, <= 512)")
     p.add_argument("--metrics", help="comma-separated metric names (default: all available)")
-    p.add_argument("--images", action="store_true", help="use the image metrics")
+    p.add_argument(
+        "--kind",
+        choices=("image", "field"),
+        help="which metrics: image (SWD, spectrum, classifier FD, KID/FID) or field (spectrum, "
+        "histogram and magnetization W1) (default: the kind of data the models were trained on)",
+    )
+    p.add_argument(
+        "--images",
+        dest="kind",
+        action="store_const",
+        const="image",
+        help="deprecated spelling of --kind image",
+    )
+    p.add_argument(
+        "--rescale-reference",
+        action="store_true",
+        help="map the reference's value range linearly onto the models' training range "
+        "instead of refusing a reference whose range differs",
+    )
     p.add_argument("--classifier-data", help="labelled training images for classifier_fd")
     p.add_argument("--inception", help="FID Inception TorchScript file (default: installed)")
     add_sampling_options(p, per_model=False)
@@ -77,6 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--cpu", action="store_true", help="stay on the CPU even with a GPU")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -91,12 +118,12 @@ def _labelled(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.io import load_fields, load_labels
+    from ..data.inputs import load_data
+    from ..data.io import load_labels
     from ..experiments.evaluate import run_sweep
     from ..experiments.results import headline_sentence
     from ..experiments.runs import load_trained
     from ..experiments.sweep import FIELD_METRICS, FieldSuite, ImageSuite, MetricSuite
-    from ..training.defaults import is_periodic
     from ..training.device import use_cpu
 
     steps = parse_steps(args.sweep_steps)
@@ -118,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         while name in models:
             name, k = f"{label or model.config.kind}{k}", k + 1
         models[name] = model
-    ref = load_fields(args.reference)
+    ref = load_data(args.reference)
     if ref.fields.ndim != 4:
         raise WSGMError(f"{args.reference}: need 2-d fields (n, C, H, W), got {ref.fields.shape}")
     for name, model in models.items():
@@ -130,11 +157,19 @@ def run(args: argparse.Namespace) -> int:
                 f"on {cfg.channels}x{cfg.size[0]}x{cfg.size[1]}; give reference data of the "
                 "model's size"
             )
+    ref.fields = check_reference_range(ref.fields, models, args.reference, args.rescale_reference)
     n = args.n if args.n is not None else min(len(ref.fields) // 2, 512)
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-    images = args.images or not is_periodic(ref.meta)
+    kind = args.kind or _models_kind(models)
     suite: MetricSuite
-    if images:
+    if kind == "image":
+        if metrics is None and device.type == "cpu":
+            # KID/FID run the Inception network on every sample: minutes per N on a CPU.
+            from ..metrics.image_metrics import available_image_metrics
+
+            metrics = [m for m in available_image_metrics() if m not in ("kid", "fid")]
+            if args.classifier_data:
+                metrics.append("classifier_fd")
         classifier = None
         if args.classifier_data:
             from ..metrics.classifier import classifier_for
@@ -144,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             if labels is None:
                 raise WSGMError(f"--classifier-data {args.classifier_data} has no labels")
             classifier, _ = classifier_for(
-                load_fields(args.classifier_data).fields,
+                load_data(args.classifier_data).fields,
                 labels,
                 cache_dir=Path(args.out) / "classifier",
                 generator=torch.Generator().manual_seed(args.seed),
@@ -166,6 +201,15 @@ def run(args: argparse.Namespace) -> int:
             metrics=metrics or FIELD_METRICS,
             generator=np.random.default_rng(args.seed),
         )
+    print(
+        f"metrics for {kind} data: {', '.join(suite.metrics)}"
+        + (
+            " (KID/FID are off on a CPU unless --metrics names them)"
+            if kind == "image" and device.type == "cpu" and not args.metrics
+            else ""
+        ),
+        flush=True,
+    )
     data, _ = run_sweep(
         models,
         suite,
@@ -179,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
                 k: str(p) for k, p in zip(models, [p for _, p in _labelled(args)], strict=True)
             },
         },
-        cmap="gray" if images else "viridis",
+        cmap="gray" if kind == "image" else "viridis",
         progress=not args.no_progress,
     )
     print(f"wrote {Path(args.out) / 'sweep.json'} (+ sweep.csv, PNGs)")
@@ -193,3 +237,42 @@ def run(args: argparse.Namespace) -> int:
         # KID's floor is ~0 (unbiased): the first other metric makes the headline.
         print(headline_sentence(data, next((m for m in suite.metrics if m != "kid"), "kid")))
     return 0
+
+
+def _models_kind(models: dict[str, Any]) -> str:
+    """The kind of data the models were trained on (they must agree)."""
+    kinds = {name: m.config.resolved_kind for name, m in models.items()}
+    if len(set(kinds.values())) > 1:
+        raise WSGMError(
+            f"the models were trained on different kinds of data ({kinds}); evaluate them "
+            "separately or choose the metrics with --kind"
+        )
+    return next(iter(kinds.values()))
+
+
+def check_reference_range(
+    fields: np.ndarray, models: dict[str, Any], path: str, rescale: bool
+) -> np.ndarray:
+    """The reference fields, refused (or, with ``rescale``, mapped linearly) when their value
+    range differs from a model's training range by more than a quarter of that range."""
+    lo, hi = float(fields.min()), float(fields.max())
+    for name, model in models.items():
+        trained = model.config.data_range
+        if trained is None:
+            continue  # saved before models recorded their data's range
+        t_lo, t_hi = trained
+        span = max(t_hi - t_lo, 1e-12)
+        if abs(lo - t_lo) <= 0.25 * span and abs(hi - t_hi) <= 0.25 * span:
+            continue
+        if not rescale:
+            raise WSGMError(
+                f"reference {path} has values in [{lo:.3g}, {hi:.3g}] but the {name} model was "
+                f"trained on data in [{t_lo:.3g}, {t_hi:.3g}]; give reference data on the "
+                "model's scale, or --rescale-reference to map one range onto the other"
+            )
+        print(
+            f"rescaling the reference from [{lo:.3g}, {hi:.3g}] to [{t_lo:.3g}, {t_hi:.3g}]",
+            flush=True,
+        )
+        return ((fields - lo) / max(hi - lo, 1e-12) * (t_hi - t_lo) + t_lo).astype(np.float32)
+    return fields

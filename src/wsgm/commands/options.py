@@ -26,6 +26,7 @@ __all__ = [
     "add_deprecated",
     "add_sampling_options",
     "add_set_option",
+    "add_threads_option",
     "sampling_spec",
     "steps_list",
 ]
@@ -94,6 +95,16 @@ def add_deprecated(
         new=new,
         default=argparse.SUPPRESS,
         help=f"deprecated spelling of {new}",
+    )
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch CPU threads of this command (:mod:`wsgm.cpu`)."""
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads (default: $WSGM_THREADS, else this job's share of the usable cores "
+        "among the running wsgm jobs, re-taken while it runs)",
     )
 
 

@@ -26,6 +26,7 @@ from .options import (
     add_deprecated,
     add_sampling_options,
     add_set_option,
+    add_threads_option,
     sampling_spec,
     steps_list,
 )
@@ -75,11 +76,7 @@ def add_preset_args(p: argparse.ArgumentParser, preset: Any = None) -> None:
         help="images: comma-separated image metrics (kid, fid, classifier_fd, swd, spectrum)"
         + dflt("image_metrics", "classifier_fd,swd,spectrum" if preset is None else None),
     )
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="torch CPU threads (default: torch's choice, usually one per core)",
-    )
+    add_threads_option(p)
     p.add_argument("--cpu", action="store_true", help="stay on the CPU even with a GPU")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -13,6 +13,7 @@ same command, resumes and writes bitwise the file an uninterrupted job writes.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +28,63 @@ from ..models.base import ScoreModel
 from ..models.config import ModelConfig
 from ..sampling.job import discard_partial, partial_path, run_batches, tensor_fingerprint
 from ..sampling.spec import SamplingSpec
-from .options import HelpFormatter, add_sampling_options, sampling_spec
+from .options import HelpFormatter, add_sampling_options, add_threads_option, sampling_spec
 
 __all__ = ["register", "run", "model_grids", "save_png_grid", "add_output_args"]
 
 
 def add_output_args(p: argparse.ArgumentParser) -> None:
-    """``--out``, ``--no-png`` and ``--cpu``: where samples go and where they are drawn."""
-    p.add_argument("--out", required=True, help="output .npz (a .png grid is written next to it)")
+    """``--out``, ``--overwrite``, ``--no-png``, ``--cpu`` and ``--no-progress``."""
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output .npz, its folder created if needed (a .png grid is written next to it)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--cpu", action="store_true", help="sample on the CPU even if a GPU is present")
     p.add_argument("--no-png", action="store_true", help="do not write the PNG grid")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_threads_option(p)
+
+
+def prepare_out(args: argparse.Namespace) -> Path:
+    """``--out`` checked before any work: a .npz, not an existing file unless
+    ``--overwrite``, its folder created."""
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise WSGMError(f"--out must end in .npz, got {out}")
+    if out.exists() and not args.overwrite:
+        raise WSGMError(f"{out} already exists; pass --overwrite to replace it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WSGMError(f"cannot create the output folder {out.parent}: {exc}") from exc
+    return out
+
+
+def steps_per_batch(model: ScoreModel, spec: SamplingSpec) -> int:
+    """Sampler steps of one batch, over all networks (what the progress bar counts)."""
+    if spec.steps_per_scale:
+        return sum(spec.steps_per_scale)
+    return spec.steps * len(model.config.names)
+
+
+def warn_if_unfinished(model_dir: str) -> None:
+    """Say so when the run's training has not reached its target steps."""
+    from ..experiments.runs import training_progress
+
+    progress = training_progress(model_dir)
+    if progress is None:
+        return
+    steps, target = progress
+    behind = {k: v for k, v in steps.items() if v < target}
+    if behind:
+        print(
+            f"warning: the model in {model_dir} is not finished (networks at steps {behind} of "
+            f"{target}); resume it with `wsgm train --run-dir {model_dir}`",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -121,14 +169,13 @@ def sampling_meta(spec: SamplingSpec, model_dir: str, cfg: ModelConfig) -> dict[
         "grid_rho": spec.grid_rho,
         "steps_per_scale": ",".join(map(str, spec.steps_per_scale)) or None,
         "model_dir": str(model_dir),
-        "periodic": cfg.unets[cfg.names[0]].padding_mode == "circular",
+        "kind": cfg.resolved_kind,
+        "periodic": cfg.periodic,
     }
 
 
 def write_outputs(args: argparse.Namespace, fields: np.ndarray, meta: dict[str, Any]) -> Path:
     out = Path(args.out)
-    if out.suffix != ".npz":
-        raise WSGMError(f"--out must end in .npz, got {out}")
     save_fields(out, fields, meta)
     if not args.no_png:
         save_png_grid(out.with_suffix(".png"), fields)
@@ -138,12 +185,12 @@ def write_outputs(args: argparse.Namespace, fields: np.ndarray, meta: dict[str, 
 def run(args: argparse.Namespace) -> int:
     from ..models.io import load_model
 
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise WSGMError(f"--out must end in .npz, got {out}")
+    out = prepare_out(args)
     spec = sampling_spec(args)
     rank, _, device = _dist(args.cpu)
     model = load_model(args.model_dir, weights=spec.weights, device=device)
+    if rank == 0:
+        warn_if_unfinished(args.model_dir)
     grids = model_grids(model, spec)
     cfg = model.config
     # Finished batches go to OUT.npz.partial.npz; the same command resumes a killed job.
@@ -156,7 +203,9 @@ def run(args: argparse.Namespace) -> int:
         **{k: v for k, v in sampling_meta(spec, "", cfg).items() if k in _JOB_KEYS},
     }
     fields = run_batches(
-        lambda b, g: model.sample(spec.batch_size, sampler=spec.sampler, grids=grids, generator=g),
+        lambda b, g, tick: model.sample(
+            spec.batch_size, sampler=spec.sampler, grids=grids, generator=g, callback=tick
+        ),
         args.n,
         batch_size=spec.batch_size,
         seed=spec.seed,
@@ -165,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
         partial=partial,
         key=job,
         save_every=getattr(args, "save_every", 30.0),
+        steps_per_batch=steps_per_batch(model, spec),
+        progress=not args.no_progress,
     )
     if rank != 0 or fields is None:
         return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..training.checkpoint import has_checkpoint, saved_run_config
 from ..training.config import RunConfig, TrainSection, apply_overrides, load_toml
-from .options import HelpFormatter, add_deprecated, add_set_option
+from .options import HelpFormatter, add_deprecated, add_set_option, add_threads_option
 
 __all__ = ["register", "run", "resolve_config"]
 
@@ -31,7 +31,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--run-dir", required=True, help="run directory (created; resumed if it holds a checkpoint)"
     )
-    p.add_argument("--data", help="training data (.npz written by `wsgm data`)")
+    p.add_argument(
+        "--data",
+        help="training data: a `wsgm data` .npz, a .npy/.npz float array, an image folder or "
+        "IDX files (see README, 'Bring your own data')",
+    )
+    p.add_argument(
+        "--kind",
+        choices=("image", "field"),
+        help="what the data are when the file does not say (a bare array): image (zero "
+        "padding, no wrap-around augmentation) or field (periodic: circular padding, "
+        "shift/flip augmentation) (default: what the data file says)",
+    )
     p.add_argument("--model", choices=("sgm", "wsgm"), help="model kind (default: wsgm)")
     p.add_argument("--config", help="TOML config file ([model], [unet], [train] tables)")
     p.add_argument(
@@ -72,6 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_set_option(p, "override a config key (repeatable)")
+    add_threads_option(p)
     p.set_defaults(func=run)
 
 
@@ -84,7 +96,8 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     if args.config:
         cfg = load_toml(args.config, cfg)
     flags = {
-        "data": args.data,
+        "data": str(Path(args.data).resolve()) if args.data else None,
+        "kind": args.kind,
         "model.kind": args.model,
         "train.steps": getattr(args, "train_steps", None),
         "train.seed": args.seed,
@@ -112,4 +125,5 @@ def run(args: argparse.Namespace) -> int:
     result = train(cfg, args.run_dir)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"model in {Path(args.run_dir) / 'model'}; steps {result.steps}")
-    return 0
+    # Ctrl-C stops with a checkpoint, but the run is not done: `train && sample` must stop.
+    return 130 if result.interrupted else 0

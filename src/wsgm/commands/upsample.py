@@ -17,15 +17,24 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from ..data.io import load_fields
+from ..data.inputs import load_data
 from ..errors import WSGMError
-from ..models.wsgm import WSGM
+from ..models.wsgm import WSGM, scale_grid
 from ..sampling.job import run_batches
 from .options import HelpFormatter, add_sampling_options, sampling_spec
-from .sample import _dist, add_output_args, model_grids, sampling_meta, write_outputs
+from .sample import (
+    _dist,
+    add_output_args,
+    model_grids,
+    prepare_out,
+    sampling_meta,
+    warn_if_unfinished,
+    write_outputs,
+)
 
 __all__ = ["register", "run"]
 
@@ -55,16 +64,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     from ..models.io import load_model
 
+    prepare_out(args)
     spec = sampling_spec(args)
     rank, _, device = _dist(args.cpu)
     model = load_model(args.model_dir, weights=spec.weights, device=device)
+    if rank == 0:
+        warn_if_unfinished(args.model_dir)
     if not isinstance(model, WSGM):
         raise WSGMError(
             f"{args.model_dir} holds an SGM; upsampling needs a WSGM (train with --model wsgm)"
         )
     if args.n_per_input < 1:
         raise WSGMError(f"--n-per-input must be >= 1, got {args.n_per_input}")
-    low = torch.from_numpy(load_fields(args.input).fields)
+    low = torch.from_numpy(load_data(args.input).fields)
     cfg = model.config
     if low.ndim != 4 or low.shape[1] != cfg.channels:
         raise WSGMError(
@@ -78,12 +90,12 @@ def run(args: argparse.Namespace) -> int:
     rows = low.repeat_interleave(args.n_per_input, dim=0).to(device)
     total = rows.shape[0]
 
-    def draw(b: int, g: torch.Generator) -> torch.Tensor:
+    def draw(b: int, g: torch.Generator, tick: Any) -> torch.Tensor:
         part = rows[b * spec.batch_size : (b + 1) * spec.batch_size]
         pad = spec.batch_size - part.shape[0]
         if pad:  # full batches keep every draw independent of the batch position
             part = torch.cat([part, part[:1].expand(pad, *part.shape[1:])])
-        return model.upsample(part, sampler=spec.sampler, grids=grids, generator=g)
+        return model.upsample(part, sampler=spec.sampler, grids=grids, generator=g, callback=tick)
 
     fields = run_batches(  # not resumable: no partial file
         draw,
@@ -92,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         seed=spec.seed,
         device=device,
         out_shape=(cfg.channels, *cfg.size),
+        # the conditional scales k .. 1 run, each with its grid's steps
+        steps_per_batch=sum(len(scale_grid(grids, j)) - 1 for j in range(1, k + 1)),
+        progress=not args.no_progress,
     )
     if rank != 0 or fields is None:
         return 0

@@ -244,6 +244,8 @@ def _open_folder(path: Path, opts: ImageOptions) -> ImageSource:
     skipped: list[str] = []
     meta: dict[str, Any] = {
         "source": "image_folder",
+        "kind": "image",
+        "periodic": False,
         "path": str(path),
         "size": size,
         "files": len(files),
@@ -310,6 +312,8 @@ def _open_idx(path: Path, opts: ImageOptions) -> ImageSource:
     count = idx.count if opts.limit is None else min(idx.count, opts.limit)
     meta: dict[str, Any] = {
         "source": "idx",
+        "kind": "image",
+        "periodic": False,
         "path": str(path),
         "size": size,
         "channels": channels,
@@ -382,6 +386,8 @@ def _open_array(path: Path, opts: ImageOptions) -> ImageSource:
     channels = opts.channels or (1 if x.shape[1] == 1 else 3)
     meta: dict[str, Any] = {
         "source": "array",
+        "kind": "image",
+        "periodic": False,
         "path": str(path),
         "key": key,
         "size": size,

@@ -36,7 +36,51 @@ __all__ = [
     "load_fields",
     "load_labels",
     "check_finite",
+    "DATA_KINDS",
+    "data_kind",
 ]
+
+DATA_KINDS = ("image", "field")
+"""What a data file holds: ``image`` (values in a fixed range, zero padding, no wrap-around
+augmentation, image metrics) or ``field`` (a physical field, periodic unless the file says
+otherwise: circular padding, shift/flip augmentation, field metrics)."""
+
+# What files written by wsgm before files said their kind hold, by their ``source``.
+_SOURCE_KINDS = {
+    "phi4": "field",
+    "gaussian": "field",
+    "image_folder": "image",
+    "idx": "image",
+    "images": "image",
+}
+
+
+def data_kind(meta: dict[str, Any]) -> str | None:
+    """The kind a file's metadata states (``meta["kind"]``), or the kind of the wsgm command
+    that wrote an older file; None when the file does not say (a bare array): never guessed
+    from the words in it."""
+    kind = meta.get("kind")
+    if kind in DATA_KINDS:
+        return str(kind)
+    source = meta.get("source")
+    if source in _SOURCE_KINDS:
+        return _SOURCE_KINDS[str(source)]
+    if source in ("wsgm sample", "wsgm upsample") and isinstance(meta.get("periodic"), bool):
+        return "field" if meta["periodic"] else "image"
+    return None
+
+
+def _with_kind(meta: dict[str, Any], fields_range: tuple[float, float] | None) -> dict[str, Any]:
+    """``meta`` with ``kind`` and ``periodic`` where they follow from it, and the observed
+    ``value_range`` unless it states one."""
+    out = dict(meta)
+    kind = data_kind(out)
+    if kind is not None:
+        out.setdefault("kind", kind)
+        out.setdefault("periodic", kind == "field")
+    if fields_range is not None:
+        out.setdefault("value_range", [float(fields_range[0]), float(fields_range[1])])
+    return out
 
 
 @dataclass
@@ -95,7 +139,8 @@ def save_fields(
     if spatial_dims == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     arrays["fields"] = arr
-    arrays["meta"] = np.array(_meta_text(meta, spatial_dims))
+    value_range = (float(arr.min()), float(arr.max())) if arr.size else None
+    arrays["meta"] = np.array(_meta_text(_with_kind(meta or {}, value_range), spatial_dims))
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
@@ -142,6 +187,7 @@ class FieldWriter:
         self._sample_shape: tuple[int, ...] | None = None
         self._labels: list[np.ndarray] | None = None
         self.count = 0
+        self._range: tuple[float, float] | None = None
 
     def append(self, fields: np.ndarray, labels: np.ndarray | None = None) -> None:
         """Add a batch ``(b, C, *spatial)`` (or ``(b, H, W)``) and, optionally, its labels."""
@@ -167,6 +213,10 @@ class FieldWriter:
             self._labels.append(_check_labels(labels, len(arr)))
         self._fh.write(arr.tobytes())
         self.count += len(arr)
+        if arr.size:
+            lo, hi = float(arr.min()), float(arr.max())
+            old = self._range or (lo, hi)
+            self._range = (min(old[0], lo), max(old[1], hi))
 
     def close(self, meta: dict[str, Any] | None = None) -> Path:
         """Write the final file (with ``meta`` plus ``count``) and remove the spool."""
@@ -177,7 +227,8 @@ class FieldWriter:
             shape: tuple[int, ...] = (self.count, *self._sample_shape)
             if self.spatial_dims == 2 and shape[1] == 1:
                 shape = (shape[0], *shape[2:])
-            text = _meta_text({**(meta or {}), "count": self.count}, self.spatial_dims)
+            info = _with_kind({**(meta or {}), "count": self.count}, self._range)
+            text = _meta_text(info, self.spatial_dims)
             labels = None if self._labels is None else np.concatenate(self._labels)
             spool = self._spool
 
@@ -245,6 +296,8 @@ def load_fields(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) 
         raise WSGMError(
             f"{path} is not a readable .npz data file (truncated or corrupt?): {exc}"
         ) from exc
+    if arr.size == 0:
+        raise WSGMError(f"{path} holds no fields ('fields' has shape {arr.shape})")
     spatial_dims = int(meta.get("spatial_dims", 2))
     if spatial_dims == 2 and arr.ndim == 3:
         arr = arr[:, None]

@@ -29,7 +29,7 @@ from ..errors import WSGMError
 from ..fileio import atomic_write
 from ..metrics.physics import binder_cumulant
 from ..metrics.spectrum import radial_average, radial_power_spectrum
-from .io import FieldData
+from .io import FieldData, data_kind
 
 __all__ = ["Reference", "observables", "reference_for", "describe", "plot_summary"]
 
@@ -182,11 +182,14 @@ def describe(
         f"values: mean {obs['mean']:.4g}, variance {obs['variance']:.4g}, "
         f"min {obs['min']:.4g}, max {obs['max']:.4g}"
     )
-    u4 = "undefined" if obs["binder_u4"] is None else f"{obs['binder_u4']:.4f}"
-    lines.append(
-        f"magnetization: <|m|> {obs['mean_abs_m']:.4g}, <m^2> {obs['mean_m2']:.4g}, "
-        f"chi {obs['susceptibility']:.4g}, Binder U4 {u4}"
-    )
+    kind = data_kind(data.meta)
+    lines.append(f"kind: {kind or 'not stated (a bare array: give --kind image|field to train)'}")
+    if kind != "image":  # the field mean's law is physics for fields, not for images
+        u4 = "undefined" if obs["binder_u4"] is None else f"{obs['binder_u4']:.4f}"
+        lines.append(
+            f"magnetization: <|m|> {obs['mean_abs_m']:.4g}, <m^2> {obs['mean_m2']:.4g}, "
+            f"chi {obs['susceptibility']:.4g}, Binder U4 {u4}"
+        )
     if obs["nonfinite_samples"]:
         lines.append(f"WARNING: {obs['nonfinite_samples']} samples hold NaN/Inf (left out)")
     return "\n".join(lines)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..cpu import configure_threads
 from ..errors import WSGMError
 from ..training.device import use_cpu
 from .datasets import DataSets, make_datasets
@@ -199,7 +200,7 @@ def reproduce(
     except OSError as exc:
         raise WSGMError(f"cannot create output directory {out}: {exc}") from exc
     if threads:
-        torch.set_num_threads(threads)
+        configure_threads(threads)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     sets = make_datasets(out, preset, source=source, progress=progress)

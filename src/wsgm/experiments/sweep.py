@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from ..cpu import rebalance
 from ..errors import WSGMError
 from ..metrics.distances import DISTANCES, Distance
 from ..metrics.halves import two_halves
@@ -213,6 +214,7 @@ def sweep_model(
             parts = []
             t0 = time.perf_counter()
             for b, size in batches:
+                rebalance()
                 g = torch.Generator(device=device).manual_seed(spec.batch_seed(b, N))
                 parts.append(
                     model.sample(

@@ -42,10 +42,19 @@ class ModelConfig:
     T: float = 5.0
     # "eps" is what models saved before the choice existed were trained with.
     prediction: str = "eps"
+    # What the training data were ("image" | "field"; "" for models saved before files said)
+    # and their value range: sampling outputs say what they are, eval checks its reference.
+    data_kind: str = ""
+    data_range: tuple[float, float] | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "size", tuple(int(s) for s in self.size))
+        if self.data_range is not None:
+            lo, hi = (float(v) for v in self.data_range)
+            object.__setattr__(self, "data_range", (lo, hi))
+        if self.data_kind not in ("", "image", "field"):
+            raise WSGMError(f"unknown data kind {self.data_kind!r}; allowed: image, field")
         if self.kind not in MODEL_KINDS:
             raise WSGMError(f"unknown model kind {self.kind!r}; allowed: {', '.join(MODEL_KINDS)}")
         if self.prediction not in PREDICTIONS:
@@ -65,6 +74,16 @@ class ModelConfig:
     @property
     def names(self) -> tuple[str, ...]:
         return network_names(self.kind, self.levels)
+
+    @property
+    def periodic(self) -> bool:
+        """Whether the networks treat the data as periodic (circular padding)."""
+        return self.unets[self.names[0]].padding_mode == "circular"
+
+    @property
+    def resolved_kind(self) -> str:
+        """The data kind, also for models saved before it was stored (from the padding)."""
+        return self.data_kind or ("field" if self.periodic else "image")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -11,6 +11,7 @@ The caller deletes it (:func:`discard_partial`) once the final output is written
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -22,14 +23,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..cpu import rebalance
 from ..errors import WSGMError
 from ..fileio import (
     atomic_write,
+    exclusive_lock,
     partial_path,
     partial_writer,
     read_partial,
     remove_dead_temporaries,
 )
+from ..samplers import Callback
 from .spec import derive_seed
 
 __all__ = [
@@ -69,14 +73,19 @@ def _write_partial(path: Path, key: dict[str, Any], done: dict[int, np.ndarray])
     atomic_write(path, partial_writer(key, {"index": index, "samples": samples}))
 
 
+def _lock_path(partial: Path) -> Path:
+    return partial.parent / f".{partial.name}.lock"
+
+
 def discard_partial(partial: Path | None) -> None:
-    """Remove the partial file of a finished job (if any)."""
+    """Remove the partial file of a finished job (if any) and its lock file."""
     if partial is not None:
         partial.unlink(missing_ok=True)
+        _lock_path(partial).unlink(missing_ok=True)
 
 
 def run_batches(
-    draw: Callable[[int, torch.Generator], Tensor],
+    draw: Callable[[int, torch.Generator, Callback | None], Tensor],
     n: int,
     *,
     batch_size: int,
@@ -86,26 +95,63 @@ def run_batches(
     partial: Path | None = None,
     key: dict[str, Any] | None = None,
     save_every: float = 30.0,
+    steps_per_batch: int = 0,
+    progress: bool = False,
 ) -> np.ndarray | None:
     """Draw ceil(n / batch_size) batches, split over processes, resuming from ``partial``.
 
-    ``draw(b, generator)`` returns batch b, (batch_size, *out_shape). Process r draws the
+    ``draw(b, generator, callback)`` returns batch b, (batch_size, *out_shape). Process r draws the
     r-th, (r + P)-th, ... of the batches not yet in ``partial``; process 0 collects them,
     saves ``partial`` whenever ``save_every`` seconds have passed since its last save, and
     returns the (n, *out_shape) float32 array; other processes return None. ``key`` (JSON)
     identifies the command; a partial file with another key is refused.
+
+    ``draw``'s third argument is a sampler callback (:mod:`wsgm.samplers`) or None: with
+    ``progress``, process 0 shows a bar with an ETA over the ``steps_per_batch`` sampler
+    steps of each of its batches (per batch when ``steps_per_batch`` is 0). The partial
+    file is written by one process at a time (:func:`wsgm.fileio.exclusive_lock`).
     """
     if n < 1 or batch_size < 1:
-        raise WSGMError(f"--n and --batch-size must be >= 1, got {n} and {batch_size}")
+        raise WSGMError(f"--n and --sample-batch must be >= 1, got {n} and {batch_size}")
     import torch.distributed as dist
 
     on = dist.is_available() and dist.is_initialized()
     rank, world = (dist.get_rank(), dist.get_world_size()) if on else (0, 1)
     key = json.loads(json.dumps({**(key or {}), "n": n, "batch_size": batch_size, "seed": seed}))
+    with contextlib.ExitStack() as stack:
+        if partial is not None and rank == 0:
+            lock = _lock_path(partial)
+            stack.enter_context(exclusive_lock(lock, what=f"partial file {partial}"))
+            remove_dead_temporaries(partial)
+        return _run(
+            draw, n, batch_size=batch_size, seed=seed, device=device, out_shape=out_shape,
+            partial=partial, key=key, save_every=save_every, rank=rank, world=world, on=on,
+            steps_per_batch=steps_per_batch, progress=progress,
+        )  # fmt: skip
+
+
+def _run(
+    draw: Callable[[int, torch.Generator, Callback | None], Tensor],
+    n: int,
+    *,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    out_shape: tuple[int, ...],
+    partial: Path | None,
+    key: dict[str, Any],
+    save_every: float,
+    rank: int,
+    world: int,
+    on: bool,
+    steps_per_batch: int,
+    progress: bool,
+) -> np.ndarray | None:
+    import torch.distributed as dist
+    from tqdm import tqdm
+
     n_batches = -(-n // batch_size)
     done: dict[int, np.ndarray] = {}
-    if partial is not None and rank == 0:
-        remove_dead_temporaries(partial)
     if partial is not None and partial.exists():
         done = _read_partial(partial, key)
         if any(b >= n_batches or v.shape != (batch_size, *out_shape) for b, v in done.items()):
@@ -114,12 +160,24 @@ def run_batches(
         dist.barrier()  # every process has read the same partial file before process 0 writes
     pending = [b for b in range(n_batches) if b not in done]
     last_save = time.monotonic()
+    mine_count = len(pending[rank::world])
+    bar = tqdm(
+        total=mine_count * max(steps_per_batch, 1),
+        desc="sample",
+        unit="step" if steps_per_batch else "batch",
+        disable=not (progress and rank == 0),
+        dynamic_ncols=True,
+    )
+    tick = (lambda _: bar.update(1)) if progress and rank == 0 and steps_per_batch else None
     for r in range(-(-len(pending) // world)):
         mine = r * world + rank
         b = pending[mine] if mine < len(pending) else -1
+        rebalance()
         if b >= 0:
             g = torch.Generator(device=device).manual_seed(batch_seed(seed, b))
-            x = draw(b, g).float()
+            x = draw(b, g, tick).float()
+            if not steps_per_batch:
+                bar.update(1)
         else:
             x = torch.zeros(batch_size, *out_shape, device=device)
         if world > 1:
@@ -135,6 +193,7 @@ def run_batches(
             if partial is not None and time.monotonic() - last_save >= save_every:
                 _write_partial(partial, key, done)
                 last_save = time.monotonic()
+    bar.close()
     if on:
         dist.barrier()  # no process leaves while another is still in a collective
     if rank != 0:

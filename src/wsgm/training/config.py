@@ -1,8 +1,10 @@
 """Training run configuration: typed dataclasses read from TOML with ``key=value`` overrides.
 
-A config file has a top-level ``data`` path and three tables; every key is optional::
+A config file has a top-level ``data`` path, the data ``kind`` and three tables; every key
+is optional::
 
     data = "phi4_32.npz"
+    kind = "auto"      # or "image" / "field": what the data are (auto: the file says)
     [model]   kind, wavelet, levels, T, prediction
     [unet]    base_channels, channel_mults, num_res_blocks, attention_levels, mid_attention,
               num_heads, dropout, padding, min_resolution, mean_head
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.io import DATA_KINDS
 from ..errors import WSGMError
 from ..losses import T_SCHEDULES
 from ..models.config import MODEL_KINDS, PREDICTIONS
@@ -44,9 +47,11 @@ __all__ = [
     "check_value",
 ]
 
-# Keys that may change between a run and its resumption.
+# Keys that may change between a run and its resumption. The data file may move: a resumed
+# run recognizes its data by their content hash (wsgm.training.loop), not by the path.
 RUNTIME_KEYS = frozenset(
     {
+        "data",
         "train.steps",
         "train.checkpoint_every",
         "train.log_every",
@@ -126,6 +131,7 @@ class RunConfig:
     """A whole training run: data path and the three sections."""
 
     data: str = ""
+    kind: str = "auto"
     model: ModelSection = field(default_factory=ModelSection)
     unet: UNetSection = field(default_factory=UNetSection)
     train: TrainSection = field(default_factory=TrainSection)
@@ -150,13 +156,20 @@ class RunConfig:
 _SECTIONS = {"model": ModelSection, "unet": UNetSection, "train": TrainSection}
 
 # Keys added after runs were first saved, with the value that reproduces those runs.
-LEGACY_DEFAULTS: dict[str, Any] = {"unet.mean_head": False, "model.prediction": "eps"}
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "unet.mean_head": False,
+    "model.prediction": "eps",
+    "kind": "auto",
+}
 
 
 def with_legacy_defaults(saved: dict[str, Any]) -> dict[str, Any]:
     """A saved run config with the keys it predates filled in as they behaved back then."""
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in saved.items()}
     for dotted, value in LEGACY_DEFAULTS.items():
+        if "." not in dotted:
+            out.setdefault(dotted, value)
+            continue
         section, key = dotted.split(".", 1)
         if isinstance(out.get(section), dict) and key not in out[section]:
             out[section][key] = value
@@ -165,7 +178,7 @@ def with_legacy_defaults(saved: dict[str, Any]) -> dict[str, Any]:
 
 def flat_keys() -> list[str]:
     """Every valid dotted key."""
-    keys = ["data"]
+    keys = ["data", "kind"]
     for name, section in _SECTIONS.items():
         keys += [f"{name}.{f.name}" for f in dataclasses.fields(section)]
     return keys
@@ -220,6 +233,7 @@ def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
 
 # Allowed words and lower bounds of the keys that have them.
 _CHOICES: dict[str, tuple[str, ...]] = {
+    "kind": ("auto", *DATA_KINDS),
     "model.kind": MODEL_KINDS,
     "model.prediction": PREDICTIONS,
     "unet.padding": ("auto", *PADDING_MODES),
@@ -259,8 +273,10 @@ def _set(cfg: RunConfig, key: str, value: Any, *, source: str) -> None:
     valid = flat_keys()
     if key not in valid:
         raise WSGMError(f"{source}: unknown config key {key!r}; valid keys: {', '.join(valid)}")
-    if key == "data":
-        cfg.data = str(_coerce(key, value, "", source))
+    if key in ("data", "kind"):
+        text = str(_coerce(key, value, "", source))
+        check_value(key, text, source=source)
+        setattr(cfg, key, text)
         return
     section_name, name = key.split(".", 1)
     section = getattr(cfg, section_name)

@@ -5,33 +5,19 @@
 - ``channel_mults`` (``[]``): one level per halving down to ``min_resolution``, at most 4
   levels, multipliers (1, 2, 2, 2): each network's depth follows its own grid size, so
   the cost per pixel is about the same at every scale.
-- ``padding`` (``auto``): circular for periodic fields (phi^4, Gaussian fields: any data whose
-  metadata does not say it holds images), zeros for images.
+- ``padding`` (``auto``): circular for periodic fields (data of kind ``field``, e.g. phi^4 and
+  Gaussian fields), zeros for images (:mod:`wsgm.training.data` resolves the kind).
 - ``augment`` (``auto``): random circular shifts and flips for periodic fields, none else.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from .. import wavelets
 from ..models.config import ModelConfig, network_names
 from ..nn import UNetConfig
 from .config import RunConfig
 
-__all__ = ["is_periodic", "auto_levels", "auto_mults", "model_config_for"]
-
-_IMAGE_WORDS = ("image", "mnist", "png", "jpeg", "jpg", "idx", "photo")
-
-
-def is_periodic(meta: dict[str, Any]) -> bool:
-    """Whether data with this metadata are periodic fields (True unless they look like images)."""
-    if "periodic" in meta:
-        return bool(meta["periodic"])
-    text = " ".join(
-        str(meta.get(k, "")) for k in ("source", "kind", "generator", "dataset")
-    ).lower()
-    return not any(w in text for w in _IMAGE_WORDS)
+__all__ = ["auto_levels", "auto_mults", "model_config_for"]
 
 
 def auto_levels(size: int) -> int:
@@ -50,7 +36,13 @@ def auto_mults(resolution: int, min_resolution: int) -> tuple[int, ...]:
 
 
 def model_config_for(
-    run: RunConfig, *, channels: int, size: tuple[int, int], meta: dict[str, Any]
+    run: RunConfig,
+    *,
+    channels: int,
+    size: tuple[int, int],
+    kind: str,
+    periodic: bool,
+    value_range: tuple[float, float] | None = None,
 ) -> ModelConfig:
     """The concrete :class:`ModelConfig` of ``run`` for data of this shape and metadata
     (``run``'s values are checked first, :meth:`RunConfig.validate`)."""
@@ -58,7 +50,7 @@ def model_config_for(
     m, u = run.model, run.unet
     padding = u.padding
     if padding == "auto":
-        padding = "circular" if is_periodic(meta) else "zeros"
+        padding = "circular" if periodic else "zeros"
     levels = 0
     if m.kind == "wsgm":
         levels = m.levels or auto_levels(min(size))
@@ -94,4 +86,6 @@ def model_config_for(
         levels=levels,
         T=m.T,
         prediction=m.prediction,
+        data_kind=kind,
+        data_range=value_range,
     )

@@ -33,6 +33,7 @@ A non-finite loss or gradient, or a loss above ``train.max_loss``, stops trainin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -48,9 +49,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..data.io import load_fields
+from ..cpu import rebalance
 from ..errors import WSGMError
-from ..fileio import write_json_atomic
+from ..fileio import exclusive_lock, write_json_atomic
 from ..losses import DSMLoss, NoisyBatch
 from ..models.base import ScoreModel, network_eps_fn
 from ..models.io import build_model
@@ -63,11 +64,16 @@ from .checkpoint import (
     save_checkpoint,
 )
 from .config import RunConfig, TrainSection, config_diff, flatten
-from .defaults import is_periodic, model_config_for
+from .data import TrainingData, read_training_data, write_record
+from .defaults import model_config_for
 from .device import use_cpu
 from .ema import EMA
+from .summary import startup_summary
 
-__all__ = ["train", "TrainResult", "TrainingDiverged", "resolve_scales"]
+__all__ = ["train", "TrainResult", "TrainingDiverged", "resolve_scales", "LOCK"]
+
+LOCK = "lock"
+"""The run directory's lock file (held by the training process, released on any exit)."""
 
 
 class TrainingDiverged(WSGMError):
@@ -149,6 +155,7 @@ class _Session:
     accel: Any
     log: _Log
     model: ScoreModel
+    data: TrainingData
     fields: Tensor  # the training data, on the device
     periodic: bool
     selected: tuple[str, ...]
@@ -172,28 +179,25 @@ class _Session:
         return bool(self.accel.is_main_process)
 
 
-def _setup(run: RunConfig, run_dir: Path) -> _Session:
-    """Read the data, build or resume the model, set up accelerate, optimizers and EMAs."""
+def _setup(run: RunConfig, run_dir: Path, stack: contextlib.ExitStack) -> _Session:
+    """Read the data, build or resume the model, set up accelerate, optimizers and EMAs.
+
+    The main process holds the run directory's lock (``RUN/lock``) from here until
+    ``stack`` closes: one writer per run directory."""
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
     run.validate()
-    _prepare_run_dir(run_dir)
     cfg = run.train
-    if not run.data:
-        raise WSGMError("no training data: give --data FILE (or `data = ...` in the config)")
-    data = load_fields(run.data)
-    if data.fields.ndim != 4:
-        raise WSGMError(f"training needs 2-d fields (n, C, H, W), got shape {data.fields.shape}")
-    fields = torch.from_numpy(data.fields)
-    channels, size = int(fields.shape[1]), (int(fields.shape[2]), int(fields.shape[3]))
-
     accel = Accelerator(
         cpu=use_cpu(cfg.cpu),
         mixed_precision=cfg.mixed_precision,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )
     main = accel.is_main_process
+    _prepare_run_dir(run_dir)
+    if main:
+        stack.enter_context(exclusive_lock(run_dir / LOCK, what=f"run directory {run_dir}"))
     log = _Log(run_dir / "metrics.jsonl", main)
     if main:  # a damaged latest checkpoint is replaced by the previous one (and kept aside)
         restored = restore_previous_if_damaged(run_dir)
@@ -214,34 +218,42 @@ def _setup(run: RunConfig, run_dir: Path) -> _Session:
                 f"run directory {run_dir} holds a checkpoint of another config ({detail}); "
                 "use another --run-dir or the saved settings"
             )
+    data = read_training_data(
+        run.data, kind=run.kind, run_dir=run_dir, model=ck.model_config if resumed else None
+    )
+    fields = torch.from_numpy(data.fields)
+    channels, size = int(fields.shape[1]), (int(fields.shape[2]), int(fields.shape[3]))
+    if resumed:
         model = build_model(ck.model_config, ck.stats)
         model.nets.load_state_dict(ck.raw)
         steps, opt_states, ema_state = dict(ck.steps), ck.optimizers, ck.ema
     else:
-        mcfg = model_config_for(run, channels=channels, size=size, meta=data.meta)
+        mcfg = model_config_for(
+            run,
+            channels=channels,
+            size=size,
+            kind=data.kind,
+            periodic=data.periodic,
+            value_range=data.value_range,
+        )
         stats = compute_stats(fields, wavelet=mcfg.wavelet, levels=mcfg.levels)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)  # the initial weights depend on the seed only
             model = build_model(mcfg, stats)
         steps, opt_states = {n: 0 for n in mcfg.names}, {}
-    if model.config.size != size or model.config.channels != channels:
-        raise WSGMError(
-            f"data {run.data} has fields {channels}x{size[0]}x{size[1]} but the model in "
-            f"{run_dir} was trained on {model.config.channels}x{model.config.size[0]}x"
-            f"{model.config.size[1]}"
-        )
     names = model.config.names
     selected = resolve_scales(cfg.scales, names, model.config.kind)
     emas = {n: EMA(model.nets[n], None if ema_state is None else _sub(ema_state, n)) for n in names}
     if main:
         write_json_atomic(run_dir / "run_config.json", run.to_dict())
+        write_record(run_dir, data)
 
     device = accel.device
     model.to(device)
     for e in emas.values():
         e.shadow = {k: v.to(device) for k, v in e.shadow.items()}
     model.stats = model.stats.to(device=device)
-    periodic = cfg.augment == "periodic" or (cfg.augment == "auto" and is_periodic(data.meta))
+    periodic = cfg.augment == "periodic" or (cfg.augment == "auto" and data.periodic)
 
     loss = DSMLoss(model.sde, cfg.t_schedule, cfg.t_min)
     bundle = _Bundle({n: model.nets[n] for n in selected}, model.sde, model.config.prediction, loss)
@@ -266,6 +278,7 @@ def _setup(run: RunConfig, run_dir: Path) -> _Session:
         accel=accel,
         log=log,
         model=model,
+        data=data,
         fields=fields.to(device),
         periodic=periodic,
         selected=selected,
@@ -415,10 +428,44 @@ def train(
 
     ``should_stop(steps)`` is polled before every step (tests use it to simulate Ctrl-C).
     """
+    run_dir = Path(run_dir)
+    created = not run_dir.exists()
+    with contextlib.ExitStack() as stack:
+        try:
+            s = _setup(run, run_dir, stack)
+        except BaseException:
+            if created:  # a run that failed to start leaves no empty directory behind
+                _remove_if_unused(run_dir)
+            raise
+        return _loop(s, should_stop)
+
+
+def _remove_if_unused(run_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        (run_dir / LOCK).unlink(missing_ok=True)
+        run_dir.rmdir()  # only if nothing else was written
+
+
+def _loop(s: _Session, should_stop: Callable[[dict[str, int]], bool] | None) -> TrainResult:
+    """Step every active network until each reaches ``train.steps`` or a stop is asked."""
     from tqdm import tqdm
 
-    s = _setup(run, Path(run_dir))
     cfg = s.cfg
+    if s.main:
+        print(
+            startup_summary(
+                data=s.data,
+                model=s.model,
+                augment=s.periodic,
+                steps=s.steps,
+                target=cfg.steps,
+                selected=s.selected,
+                device=s.fields.device,
+                processes=s.accel.num_processes,
+                resumed=s.resumed,
+            ),
+            flush=True,
+        )
     active = [n for n in s.selected if s.steps[n] < cfg.steps]
     s.log(
         {
@@ -444,6 +491,7 @@ def train(
     try:
         with _CtrlC() as ctrl_c:
             while active:
+                rebalance()  # share the cores with wsgm jobs started or ended meanwhile
                 requested = bool(should_stop and should_stop(s.steps)) or ctrl_c.requested
                 record = _step(s, active, requested)
                 if record is None:
