@@ -38,7 +38,10 @@ __all__ = [
 ENV = "WSGM_THREADS"
 _REFRESH = 5.0  # seconds between looks at the other jobs
 
-_state: dict[str, object] = {"fixed": None, "last": 0.0}
+# "auto": the count is this job's fair share (configure_threads chose it), so rebalance may
+# change it; a count the user fixed, or one never configured here (a library user's own
+# torch.set_num_threads), is left alone.
+_state: dict[str, float | bool] = {"auto": False, "last": 0.0}
 
 
 def usable_cores() -> int:
@@ -92,7 +95,7 @@ def configure_threads(threads: int | None = None) -> int:
     """Set torch's CPU threads: ``threads``, else ``$WSGM_THREADS``, else the fair share of
     the usable cores among the running wsgm jobs. Returns the count set."""
     fixed = _requested(threads)
-    _state["fixed"] = fixed
+    _state["auto"] = fixed is None
     n = fixed if fixed is not None else _fair_share()
     torch.set_num_threads(n)
     _state["last"] = time.monotonic()
@@ -100,13 +103,12 @@ def configure_threads(threads: int | None = None) -> int:
 
 
 def rebalance() -> None:
-    """Re-take the fair share if the count was not fixed (cheap: looks every few seconds).
-
-    Called by the long loops (training steps, sampling batches, sweep points)."""
-    if _state["fixed"] is not None:
+    """Re-take the fair share if :func:`configure_threads` chose it (cheap: looks every few
+    seconds). Called by the long loops (training steps, sampling batches, sweep points)."""
+    if not _state["auto"]:
         return
     now = time.monotonic()
-    if now - float(_state["last"]) < _REFRESH:  # type: ignore[arg-type]
+    if now - float(_state["last"]) < _REFRESH:
         return
     _state["last"] = now
     n = _fair_share()
