@@ -201,6 +201,7 @@ def test_thread_share_follows_the_running_jobs(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv(cpu.ENV, raising=False)
     monkeypatch.setattr(cpu, "usable_cores", lambda: 4)
     before = torch.get_num_threads()
+    torch.set_num_threads(4)  # the fair share never exceeds what torch had
     try:
         with cpu.job_slot():
             assert cpu.configure_threads(None) == 4 // cpu.running_jobs()
@@ -223,3 +224,20 @@ def test_thread_share_follows_the_running_jobs(monkeypatch: pytest.MonkeyPatch) 
             cpu.configure_threads(None)
     finally:
         torch.set_num_threads(before)
+
+
+def test_print_config_lists_every_key_and_reads_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsgm.training.config import flat_keys, load_toml
+
+    argv = ["train", "--print-config", "--train-steps", "7", "--set", "train.lr=0.002"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    (tmp_path / "c.toml").write_text(text)
+    cfg = load_toml(tmp_path / "c.toml")
+    assert (cfg.train.steps, cfg.train.lr) == (7, 0.002)
+    for key in flat_keys():
+        assert key.rsplit(".", 1)[-1] + " = " in text
+    assert main(["train", "--train-steps", "7"]) == 2
+    assert "give --run-dir" in capsys.readouterr().err

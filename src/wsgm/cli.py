@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .commands import COMMAND_MODULES
-from .cpu import configure_threads, job_slot
+from .cpu import job_slot, threads_for_command
 from .errors import WSGMError
 
 
@@ -35,8 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with job_slot():  # other wsgm jobs see this one and share the cores with it
-            configure_threads(getattr(args, "threads", None))
+        # Other wsgm jobs see this one and share the cores with it.
+        with job_slot(), threads_for_command(getattr(args, "threads", None)):
             return int(args.func(args) or 0)
     except (WSGMError, ValueError, FileNotFoundError, PermissionError) as exc:
         print(f"wsgm {args.command}: error: {exc}", file=sys.stderr)

@@ -9,7 +9,10 @@ not given takes its share of the cores it may use: ``cores // running wsgm jobs`
 first one step back and a job that ends gives its cores back.
 
 The thread count, first match wins: ``--threads N`` of a command, the environment variable
-``WSGM_THREADS``, the fair share above.
+``WSGM_THREADS``, the fair share above — never more than the threads torch has when the
+command starts (its default: one per core, or ``OMP_NUM_THREADS``; or what a program that
+embeds wsgm chose). Jobs register in ``$WSGM_JOBS_DIR`` (default: a per-user folder in
+the temporary directory).
 """
 
 from __future__ import annotations
@@ -33,15 +36,17 @@ __all__ = [
     "configure_threads",
     "rebalance",
     "job_slot",
+    "threads_for_command",
 ]
 
 ENV = "WSGM_THREADS"
+JOBS_DIR_ENV = "WSGM_JOBS_DIR"
 _REFRESH = 5.0  # seconds between looks at the other jobs
 
 # "auto": the count is this job's fair share (configure_threads chose it), so rebalance may
 # change it; a count the user fixed, or one never configured here (a library user's own
 # torch.set_num_threads), is left alone.
-_state: dict[str, float | bool] = {"auto": False, "last": 0.0}
+_state: dict[str, float | bool] = {"auto": False, "last": 0.0, "cap": 0.0}
 
 
 def usable_cores() -> int:
@@ -53,7 +58,8 @@ def usable_cores() -> int:
 
 
 def _registry() -> Path:
-    d = Path(tempfile.gettempdir()) / f"wsgm-jobs-{os.getuid()}"
+    custom = os.environ.get(JOBS_DIR_ENV)
+    d = Path(custom) if custom else Path(tempfile.gettempdir()) / f"wsgm-jobs-{os.getuid()}"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -88,13 +94,15 @@ def _requested(threads: int | None) -> int | None:
 
 
 def _fair_share() -> int:
-    return max(1, usable_cores() // running_jobs())
+    share = max(1, usable_cores() // running_jobs())
+    return min(share, int(_state["cap"])) if _state["cap"] else share
 
 
 def configure_threads(threads: int | None = None) -> int:
     """Set torch's CPU threads: ``threads``, else ``$WSGM_THREADS``, else the fair share of
     the usable cores among the running wsgm jobs. Returns the count set."""
     fixed = _requested(threads)
+    _state["cap"] = torch.get_num_threads()  # the ceiling of the fair share
     _state["auto"] = fixed is None
     n = fixed if fixed is not None else _fair_share()
     torch.set_num_threads(n)
@@ -114,6 +122,19 @@ def rebalance() -> None:
     n = _fair_share()
     if n != torch.get_num_threads():
         torch.set_num_threads(n)
+
+
+@contextlib.contextmanager
+def threads_for_command(threads: int | None) -> Iterator[int]:
+    """:func:`configure_threads` for the duration of a command; afterwards the previous
+    torch thread count is back and :func:`rebalance` leaves it alone (a program that runs
+    several commands in one process, tests included, sees no change outliving a command)."""
+    before = torch.get_num_threads()
+    try:
+        yield configure_threads(threads)
+    finally:
+        _state["auto"] = False
+        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

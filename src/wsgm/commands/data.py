@@ -240,6 +240,14 @@ def run_images(args: argparse.Namespace) -> int:
         f"{meta['size']} in [-1, 1]{labels}"
         + (f"; skipped {skipped} unreadable file(s)" if skipped else "")
     )
+    native = meta.get("native_size")
+    if meta.get("fit") == "pad" and native and min(native) < meta["size"]:
+        print(
+            f"note: the {native[0]}x{native[1]} images were centred on a {meta['size']}x"
+            f"{meta['size']} canvas of -1 (the side must be a power of two); --fit resize "
+            "resizes them instead",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 __all__ = ["register", "run"]
 
@@ -31,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..experiments.estimate import estimate
     from ..experiments.presets import DEMO, Preset
     from ..experiments.reproduce import reproduce
     from ..experiments.results import headline_sentence, matched_sentence
@@ -38,6 +40,14 @@ def run(args: argparse.Namespace) -> int:
 
     preset = preset_from_args(DEMO, args)
     assert isinstance(preset, Preset)
+    if not (Path(args.out) / "report.md").exists():
+        est = estimate(preset)
+        phases = ", ".join(f"{k} ~{v:.0f} s" for k, v in est.items() if k != "total")
+        print(
+            f"wsgm demo: about {est['total'] / 60:.1f} min on this machine ({phases}; "
+            "calibrated in a few seconds, a busy machine takes longer)",
+            flush=True,
+        )
     t0 = time.perf_counter()
     data = reproduce(
         "phi4",

@@ -228,6 +228,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"wrote {Path(args.out) / 'sweep.json'} (+ sweep.csv, PNGs)")
     for metric, per in data["headline"]["metrics"].items():
+        if suite.noise_floors.get(metric, 1.0) <= 0:  # KID is unbiased: its floor is ~0
+            print(f"{metric}: no 'within {args.factor:g}x the noise floor' (floor <= 0)")
+            continue
         cells = ", ".join(
             f"{lab}: {f'N = {v}' if v is not None else 'not within ' + str(max(steps))}"
             for lab, v in per.items()

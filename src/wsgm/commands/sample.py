@@ -133,8 +133,11 @@ def _dist(cpu: bool = False) -> tuple[int, int, torch.device]:
     return state.process_index, state.num_processes, state.device
 
 
-def save_png_grid(path: Path, fields: np.ndarray, *, max_images: int = 64) -> None:
-    """A grid of up to ``max_images`` samples (one colour scale for all) as a PNG."""
+def save_png_grid(
+    path: Path, fields: np.ndarray, *, max_images: int = 64, cmap: str = "viridis"
+) -> None:
+    """A grid of up to ``max_images`` samples (one colour scale for all) as a PNG;
+    one-channel images in gray, fields in ``cmap``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,7 +157,7 @@ def save_png_grid(path: Path, fields: np.ndarray, *, max_images: int = 64) -> No
         if img.shape[0] == 3:
             ax.imshow(np.clip((img.transpose(1, 2, 0) - lo) / max(hi - lo, 1e-12), 0, 1))
         else:
-            ax.imshow(img[0], cmap="viridis", vmin=lo, vmax=hi)
+            ax.imshow(img[0], cmap=cmap, vmin=lo, vmax=hi)
     fig.tight_layout(pad=0.1)
     try:
         atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=80))
@@ -178,7 +181,8 @@ def write_outputs(args: argparse.Namespace, fields: np.ndarray, meta: dict[str, 
     out = Path(args.out)
     save_fields(out, fields, meta)
     if not args.no_png:
-        save_png_grid(out.with_suffix(".png"), fields)
+        cmap = "gray" if meta.get("kind") == "image" else "viridis"
+        save_png_grid(out.with_suffix(".png"), fields, cmap=cmap)
     return out
 
 

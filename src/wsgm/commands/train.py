@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from ..errors import WSGMError
 from ..training.checkpoint import has_checkpoint, saved_run_config
 from ..training.config import RunConfig, TrainSection, apply_overrides, load_toml
 from .options import HelpFormatter, add_deprecated, add_set_option, add_threads_option
@@ -29,7 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     t = TrainSection()  # the built-in defaults, shown in the help
     p.add_argument(
-        "--run-dir", required=True, help="run directory (created; resumed if it holds a checkpoint)"
+        "--run-dir", help="run directory (created; resumed if it holds a checkpoint); required"
+    )
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the full resolved config (every key, with its value) as TOML and exit",
     )
     p.add_argument(
         "--data",
@@ -88,9 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def resolve_config(args: argparse.Namespace) -> RunConfig:
-    run_dir = Path(args.run_dir)
     cfg = RunConfig()
-    if has_checkpoint(run_dir):
+    if args.run_dir and has_checkpoint(Path(args.run_dir)):
+        run_dir = Path(args.run_dir)
         state_file = run_dir / "model" / "train_state.json"
         cfg = RunConfig.from_dict(saved_run_config(run_dir), source=str(state_file))
     if args.config:
@@ -122,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
     from ..training.loop import train
 
     cfg = resolve_config(args)
+    if args.print_config:
+        print(cfg.to_toml(), end="")
+        return 0
+    if not args.run_dir:
+        raise WSGMError("give --run-dir DIR: where the run's checkpoints and logs go")
     result = train(cfg, args.run_dir)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"model in {Path(args.run_dir) / 'model'}; steps {result.steps}")

@@ -39,7 +39,7 @@ from .idx import (
     is_idx_name,
     looks_like_idx,
 )
-from .io import FieldWriter
+from .io import FieldWriter, unreadable_message
 
 __all__ = [
     "FASHION_MNIST_DIR",
@@ -374,9 +374,7 @@ def _open_array(path: Path, opts: ImageOptions) -> ImageSource:
     except WSGMError:
         raise
     except Exception as exc:  # zip, pickle and format errors all mean a bad file here
-        raise WSGMError(
-            f"{path} is not a readable .npy/.npz array (truncated or corrupt?): {exc}"
-        ) from exc
+        raise WSGMError(unreadable_message(path, exc)) from exc
     x = _channels_first(arr, path)
     if labels is not None and labels.shape != (len(x),):
         raise WSGMError(f"{path}: {len(labels)} labels for {len(x)} images")

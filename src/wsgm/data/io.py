@@ -36,6 +36,7 @@ __all__ = [
     "load_fields",
     "load_labels",
     "check_finite",
+    "unreadable_message",
     "DATA_KINDS",
     "data_kind",
 ]
@@ -99,12 +100,13 @@ class FieldData:
         return tuple(int(s) for s in self.fields.shape[2:])
 
 
-def check_finite(fields: np.ndarray, *, what: str = "fields") -> None:
-    """Refuse NaN/Inf, naming the index of the first bad sample."""
+def check_finite(fields: np.ndarray, *, what: str = "fields", offset: int = 0) -> None:
+    """Refuse NaN/Inf, naming the index of the first bad sample (``offset`` + its index
+    here, for a batch of a longer sequence)."""
     flat = fields.reshape(fields.shape[0], -1)
     bad = ~np.isfinite(flat).all(axis=1)
     if bad.any():
-        first = int(np.argmax(bad))
+        first = offset + int(np.argmax(bad))
         raise WSGMError(
             f"{what} contain NaN or Inf: {int(bad.sum())} bad sample(s), the first at index {first}"
         )
@@ -208,7 +210,7 @@ class FieldWriter:
             )
         if (labels is None) != (self._labels is None):
             raise WSGMError("either every batch has labels or none does")
-        check_finite(arr, what=f"fields (batch starting at sample {self.count})")
+        check_finite(arr, offset=self.count)
         if self._labels is not None and labels is not None:
             self._labels.append(_check_labels(labels, len(arr)))
         self._fh.write(arr.tobytes())
@@ -293,9 +295,7 @@ def load_fields(path: str | os.PathLike[str], *, allow_nonfinite: bool = False) 
     except WSGMError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, json.JSONDecodeError) as exc:
-        raise WSGMError(
-            f"{path} is not a readable .npz data file (truncated or corrupt?): {exc}"
-        ) from exc
+        raise WSGMError(unreadable_message(path, exc)) from exc
     if arr.size == 0:
         raise WSGMError(f"{path} holds no fields ('fields' has shape {arr.shape})")
     spatial_dims = int(meta.get("spatial_dims", 2))
@@ -322,6 +322,15 @@ def load_labels(path: str | os.PathLike[str]) -> np.ndarray | None:
     except FileNotFoundError as exc:
         raise WSGMError(f"data file {path} does not exist (make one with `wsgm data ...`)") from exc
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise WSGMError(
-            f"{path} is not a readable .npz data file (truncated or corrupt?): {exc}"
-        ) from exc
+        raise WSGMError(unreadable_message(path, exc)) from exc
+
+
+def unreadable_message(path: Path, exc: Exception) -> str:
+    """One message for a data file numpy cannot read (numpy's advice to unpickle is not
+    passed on: wsgm never loads pickled objects from a file)."""
+    if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+        return (
+            f"{path} holds Python objects (pickled) rather than numeric arrays; wsgm never "
+            "unpickles files: save the fields as a float array"
+        )
+    return f"{path} is not a readable .npz data file (truncated or corrupt?): {exc}"

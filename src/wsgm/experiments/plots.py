@@ -211,9 +211,11 @@ def plot_sample_grid(
             else:
                 ax.axis("off")
         axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-    fig.tight_layout(pad=0.2, rect=(0, 0, 1, 0.97 if title else 1))
+    # The title gets a fixed 0.35 inch band above the first row, whatever the row count.
+    top = 1.0 - 0.35 / fig.get_figheight() if title else 1.0
+    fig.tight_layout(pad=0.2, rect=(0, 0, 1, top))
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(title, fontsize=9, y=1.0 - 0.05 / fig.get_figheight(), va="top")
     return _save(fig, path)
 
 

@@ -139,6 +139,19 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def to_toml(self) -> str:
+        """The config as a TOML file that :func:`load_toml` reads back (every key)."""
+        import json
+
+        def value(v: Any) -> str:
+            return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
+
+        d = self.to_dict()
+        lines = [f"{k} = {value(d[k])}" for k in ("data", "kind")]
+        for section in _SECTIONS:
+            lines += ["", f"[{section}]"] + [f"{k} = {value(v)}" for k, v in d[section].items()]
+        return "\n".join(lines) + "\n"
+
     def validate(self) -> RunConfig:
         """Check every value (for configs built or changed in code rather than parsed)."""
         for key, value in flatten(self.to_dict()).items():
