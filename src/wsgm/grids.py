@@ -1,12 +1,14 @@
 """Time grids: plain 1-d tensors of forward times, decreasing from T to t_end.
 
 A grid with N steps has N + 1 points ``t_0 = T > t_1 > ... > t_N = t_end``. Samplers take
-the grid as data (k-diffusion style), so any decreasing tensor is a valid grid.
+the grid as data (k-diffusion style), so any decreasing tensor is a valid grid
+(docs/design.md §2.4).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -19,6 +21,8 @@ __all__ = [
     "power",
     "log_uniform",
     "log_snr",
+    "karras",
+    "log_snr_shifted",
     "make_grid",
     "GRIDS",
     "check_grid",
@@ -125,7 +129,108 @@ def log_snr(
     return torch.cat([head, tail]).to(dtype=dtype, device=device)
 
 
-GRIDS = {"uniform": uniform, "quadratic": quadratic, "log": log_uniform, "logsnr": log_snr}
+def _edm_sigma(t: float) -> float:
+    """EDM's noise level of forward time t: x_t / α_t = x_0 + σ ε with σ = σ_t/α_t."""
+    return math.sqrt(math.expm1(2.0 * t))
+
+
+KARRAS_T_MIN = 0.5 * math.log1p(0.002**2)  # EDM's σ_min = 0.002 (Karras et al. 2022)
+
+
+def karras(
+    n: int,
+    *,
+    T: float = 5.0,
+    t_end: float = 0.0,
+    t_min: float = KARRAS_T_MIN,
+    rho: float = 7.0,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """The EDM grid (Karras et al. 2022, eq. 5): N − 1 steps from T to ``t_min`` equally
+    spaced in σ^{1/ρ}, σ = σ_t/α_t = (e^{2t} − 1)^{1/2} the noise level of x_t/α_t, then one
+    step to t_end; t = ½ log(1 + σ²). ρ = 7 puts most points at small σ. The default t_min
+    is EDM's σ_min = 0.002 (t_min ≈ 2e-6); σ_max is σ(T) (≈ 148 at T = 5).
+    """
+    _check(n, T, t_end)
+    if not (t_end <= t_min < T):
+        raise ValueError(f"t_min must satisfy t_end <= t_min < T, got t_min={t_min!r}")
+    if not rho > 0:
+        raise ValueError(f"rho must be positive, got {rho!r}")
+    if n == 1:
+        return torch.tensor([T, t_end], dtype=dtype, device=device)
+    hi, lo = _edm_sigma(T) ** (1.0 / rho), _edm_sigma(t_min) ** (1.0 / rho)
+    u = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+    sigma = (hi + u * (lo - hi)) ** rho
+    head = 0.5 * torch.log1p(sigma**2)
+    head[0], head[-1] = T, t_min  # exact end points (no round trip through σ)
+    tail = torch.tensor([t_end], dtype=torch.float64)
+    return torch.cat([head, tail]).to(dtype=dtype, device=device)
+
+
+def log_snr_shifted(
+    n: int,
+    *,
+    size: int,
+    ref_size: int = 64,
+    T: float = 5.0,
+    t_end: float = 0.0,
+    t_min: float = 2e-3,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """The ``logsnr`` grid with its log-SNR shifted for the image size (Hoogeboom et al.
+    2023, "simple diffusion", §3.1): log SNR = log(α²/σ²) = 2λ is shifted by
+    2 log(ref_size/size), i.e. λ by s = log(ref_size/size).
+
+    Equal steps in λ from λ(T) to λ(t_min) + s over N − 1 steps, then one step to t_end.
+    The start stays at T, where the prior N(0, I) sits (simple diffusion shifts the start
+    too, which a fixed horizon T does not allow), so the shift grows linearly from 0 at T to s
+    at the last score evaluation. At size = ref_size this is :func:`log_snr`. At size >
+    ref_size, s < 0: every step after the first is at a lower SNR than on ``logsnr``, the
+    last score evaluation moves to a noisier time (≈ t_min (size/ref_size)² while that is
+    small) and the N − 1 steps are spread over a λ range shorter by |s|, i.e. finer steps at
+    high noise and none at the low noise levels, whose details a larger image averages
+    over more pixels. At size < ref_size the grid reaches lower noise than ``logsnr``.
+    """
+    _check(n, T, t_end)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"the shifted log-SNR grid needs the image size L >= 1, got {size!r}")
+    if isinstance(ref_size, bool) or not isinstance(ref_size, int) or ref_size < 1:
+        raise ValueError(f"ref_size must be a positive integer, got {ref_size!r}")
+    if not (t_end <= t_min < T):
+        raise ValueError(f"t_min must satisfy t_end <= t_min < T, got t_min={t_min!r}")
+    ends = OU.log_snr(torch.tensor([T, t_min], dtype=torch.float64))
+    last = float(ends[1]) + math.log(ref_size / size)
+    if not last > float(ends[0]):
+        largest = ref_size * math.exp(float(ends[1] - ends[0]))
+        raise ValueError(
+            f"size {size} is too large for ref_size {ref_size} at T={T}: the shifted last "
+            f"time would be beyond T (need size < {largest:.0f})"
+        )
+    t_last = float(OU.time_of_log_snr(torch.tensor(last, dtype=torch.float64)))
+    if size == ref_size:
+        t_last = t_min
+    if n == 1:
+        return torch.tensor([T, t_end], dtype=dtype, device=device)
+    if not t_last > t_end:
+        raise ValueError(f"the shifted last time {t_last!r} is not above t_end={t_end!r}")
+    lam = torch.linspace(float(ends[0]), last, n, dtype=torch.float64)
+    head = OU.time_of_log_snr(lam)
+    head[0], head[-1] = T, t_last
+    tail = torch.tensor([t_end], dtype=torch.float64)
+    return torch.cat([head, tail]).to(dtype=dtype, device=device)
+
+
+GRIDS: dict[str, Callable[..., Tensor]] = {
+    "uniform": uniform,
+    "quadratic": quadratic,
+    "log": log_uniform,
+    "logsnr": log_snr,
+    "karras": karras,
+    "logsnr-shifted": log_snr_shifted,
+}
+SIZED_GRIDS = frozenset({"logsnr-shifted"})  # grids that need the image size (``size=``)
 
 
 def make_grid(
@@ -136,10 +241,24 @@ def make_grid(
     t_end: float = 0.0,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
+    size: int | None = None,
+    ref_size: int = 64,
 ) -> Tensor:
-    """Grid by name: one of ``uniform``, ``quadratic``, ``log``, ``logsnr``."""
+    """Grid by name: one of :data:`GRIDS` (docs/design.md §2.4).
+
+    ``size`` (the image side L) and ``ref_size`` are used by ``logsnr-shifted`` only, which
+    needs ``size``; the other grids ignore them.
+    """
     if name not in GRIDS:
-        raise ValueError(f"unknown time grid {name!r}; allowed: {', '.join(sorted(GRIDS))}")
+        raise ValueError(f"unknown time grid {name!r}; allowed: {', '.join(GRIDS)}")
+    if name in SIZED_GRIDS:
+        if size is None:
+            raise ValueError(
+                f"time grid {name!r} needs the image size: make_grid({name!r}, n, size=L)"
+            )
+        return log_snr_shifted(
+            n, size=size, ref_size=ref_size, T=T, t_end=t_end, dtype=dtype, device=device
+        )
     return GRIDS[name](n, T=T, t_end=t_end, dtype=dtype, device=device)
 
 

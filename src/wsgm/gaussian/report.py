@@ -1,16 +1,19 @@
 """The numbers, tables and plots of ``wsgm theory``: steps needed vs image size, exactly.
 
-KL per pixel vs number of Euler–Maruyama steps N for SGM and WSGM with exact scores on
-critical Gaussian fields (η = 2, ξ = 0 by default), the N needed to reach a KL of
-``epsilon`` nats per pixel for each size L, and the fitted exponent of N_needed vs L
-(:mod:`wsgm.gaussian.theory`). :func:`compute` gives them as a JSON-ready dict,
-:func:`format_report` as the printed tables, :func:`write_report` writes ``theory.json`` and
-the two PNG plots.
+The KL table: KL per pixel vs number of Euler–Maruyama steps N (``--sampler``, ``--grid``)
+for SGM (covariance at λ_max = 1) and WSGM with exact scores on critical Gaussian fields
+(η = 2, ξ = 0 by default), the N needed to reach a KL of ``epsilon`` nats per pixel for each
+size L, and the fitted exponent of N_needed vs L (:mod:`wsgm.gaussian.theory`). Then the
+settings: N_needed vs L for every normalization × measure × sampler/grid
+(:mod:`wsgm.gaussian.scaling`, docs/design.md §3.7–§3.8). :func:`compute` gives them as a
+JSON-ready dict, :func:`format_report` as the printed tables, :func:`write_report` writes
+``theory.json`` and the PNG plots.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -20,12 +23,51 @@ import numpy as np
 from ..errors import WSGMError
 from ..fileio import atomic_write
 from ..wavelets import orthogonal_filters
-from . import theory
+from . import scaling, scaling_report, theory
+from .moments import check_sampler
+from .spectrum_exact import ShellIndex
 
-__all__ = ["DEFAULT_SIZES", "DEFAULT_STEPS", "compute", "format_report", "plot", "write_report"]
+__all__ = [
+    "DEFAULT_SIZES",
+    "DEFAULT_STEPS",
+    "DEFAULT_EPSILONS",
+    "DEFAULT_N_MAX",
+    "compute",
+    "format_report",
+    "plot",
+    "write_report",
+]
 
-DEFAULT_SIZES = (16, 32, 64, 128, 256)
+DEFAULT_SIZES = (16, 32, 64, 128, 256, 512)
 DEFAULT_STEPS = tuple(2**k for k in range(1, 19))
+DEFAULT_EPSILONS = {"kl": 0.05, "spectrum": 0.05, "worst_shell": 0.1}
+DEFAULT_N_MAX = 1 << 20
+
+
+def _check_inputs(
+    *,
+    sizes: list[int],
+    T: float,
+    epsilons: dict[str, float],
+    normalize: str,
+    ref_size: int,
+    n_max: int,
+) -> list[str]:
+    if not (isinstance(T, int | float) and math.isfinite(T) and T > 0):
+        raise WSGMError(f"horizon T must be a positive finite number, got T={T!r}")
+    if not sizes:
+        raise WSGMError("give at least one image size L")
+    for name, eps in epsilons.items():
+        if not (isinstance(eps, int | float) and math.isfinite(eps) and eps > 0):
+            raise WSGMError(f"{name} must be positive, got {eps!r}")
+    if normalize not in (*theory.NORMALIZATIONS, "both"):
+        allowed = ", ".join((*theory.NORMALIZATIONS, "both"))
+        raise WSGMError(f"unknown normalization {normalize!r}; allowed: {allowed}")
+    if isinstance(ref_size, bool) or not isinstance(ref_size, int) or ref_size < 1:
+        raise WSGMError(f"the reference size L_ref must be a positive integer, got {ref_size!r}")
+    if isinstance(n_max, bool) or not isinstance(n_max, int) or n_max < 1:
+        raise WSGMError(f"the largest N tried must be a positive integer, got {n_max!r}")
+    return list(theory.NORMALIZATIONS) if normalize == "both" else [normalize]
 
 
 def compute(
@@ -39,15 +81,44 @@ def compute(
     coarsest: int,
     grid: str,
     T: float,
+    sampler: str = "euler",
+    normalize: str = "both",
+    settings: str | list[str] | tuple[tuple[str, str], ...] = scaling.DEFAULT_SETTINGS,
+    epsilon_spectrum: float = DEFAULT_EPSILONS["spectrum"],
+    epsilon_worst: float = DEFAULT_EPSILONS["worst_shell"],
+    ref_size: int = 64,
+    n_max: int = DEFAULT_N_MAX,
+    shell_index: ShellIndex | None = None,
 ) -> dict[str, Any]:
-    """All numbers of the theory report as a JSON-ready dict (see ``wsgm theory --help``)."""
+    """All numbers of the theory report as a JSON-ready dict (see ``wsgm theory --help``).
+
+    The KL table (keys ``sgm``, ``wsgm``, ``exponent``) is ``sampler`` on ``grid`` with the
+    SGM's covariance at λ_max = 1; ``settings`` holds N_needed for every normalization ×
+    measure × sampler/grid (docs/design.md §3.7–§3.8). The spectrum measures need the
+    shells of :mod:`wsgm.metrics`, ``shell_index`` = :func:`wsgm.metrics.spectrum.radial_shells`
+    (this layer cannot import it); without it only the KL is computed.
+    """
     theory.validate(eta, xi, steps)
     orthogonal_filters(wavelet)
+    epsilons = {"epsilon": epsilon, "epsilon_spectrum": epsilon_spectrum}
+    epsilons["epsilon_worst"] = epsilon_worst
+    norms = _check_inputs(
+        sizes=sizes, T=T, epsilons=epsilons, normalize=normalize, ref_size=ref_size, n_max=n_max
+    )
     for L in sizes:
         theory.default_levels(L, coarsest)
-    if not (epsilon > 0):
-        raise WSGMError(f"epsilon must be positive, got {epsilon!r}")
+    check_sampler(sampler)
+    scaling.check_grid_name(grid)
+    pairs = scaling.parse_settings(settings)
+    for name in {grid, *(g for _, g in pairs)}:  # grid errors now, not mid-run
+        spec = scaling.GridSpec(name, T=T, ref_size=ref_size)
+        for L in sizes:
+            for size in {L >> j for j in range(theory.default_levels(L, coarsest) + 1)}:
+                spec.times(2, size)
+    measures = scaling.MEASURES if shell_index is not None else ("kl",)
+    eps = {"kl": epsilon, "spectrum": epsilon_spectrum, "worst_shell": epsilon_worst}
     t0 = time.perf_counter()
+    label = "euler_maruyama" if sampler == "euler" else sampler
     out: dict[str, Any] = {
         "eta": eta,
         "xi": xi,
@@ -56,41 +127,69 @@ def compute(
         "grid": grid,
         "T": T,
         "coarsest": coarsest,
-        "sampler": "euler_maruyama (exact scores, final Tweedie step)",
+        "sampler": f"{label} (exact scores, final Tweedie step)",
+        "normalization": "lambda-max",
         "sizes": list(sizes),
         "steps": list(steps),
         "sgm": {},
         "wsgm": {},
     }
+    found: dict[tuple[str, ...], dict[int, int | None]] = {}
+    limits: dict[tuple[str, ...], dict[int, float]] = {}
+
+    def needed(book: scaling.CaseBook, model: str, smp: str, grd: str, measure: str) -> int | None:
+        rec = found.setdefault((model, smp, grd, measure), {})
+        if book.size not in rec:
+            ev = book.evaluator(model, smp, grd)
+            rec[book.size] = ev.steps_needed(
+                measure,
+                eps[measure],
+                n_max=n_max,
+                guess=scaling.next_guess(list(rec.values()), n_max),
+            )
+            limits.setdefault((model, smp, grd, measure), {})[book.size] = ev.limit()[measure]
+        return rec[book.size]
+
     for L in sizes:
         levels = theory.default_levels(L, coarsest)
-
-        def sgm(n: int, L: int = L) -> float:
-            return theory.sgm_kl_per_pixel(L, n, eta=eta, xi=xi, grid=grid, T=T)
-
-        def wsgm(n: int, L: int = L, levels: int = levels) -> float:
-            return theory.wsgm_kl_per_pixel(
-                L, n, levels=levels, eta=eta, xi=xi, wavelet=wavelet, grid=grid, T=T
-            )
-
-        out["sgm"][str(L)] = {
-            "kappa": theory.sgm_condition_number(L, eta=eta, xi=xi),
-            "kl_per_pixel": [sgm(n) for n in steps],
-            "n_needed": theory.steps_needed(sgm, epsilon),
-        }
-        out["wsgm"][str(L)] = {
-            "kappa": theory.wsgm_condition_number(
-                L, levels=levels, eta=eta, xi=xi, wavelet=wavelet
-            ),
-            "levels": levels,
-            "kl_per_pixel": [wsgm(n) for n in steps],
-            "n_needed": theory.steps_needed(wsgm, epsilon),
-        }
+        book = scaling.CaseBook(
+            L,
+            levels=levels,
+            eta=eta,
+            xi=xi,
+            wavelet=wavelet,
+            T=T,
+            ref_size=ref_size,
+            shell_index=shell_index,
+        )
+        for model, key in (("sgm", "sgm:lambda-max"), ("wsgm", "wsgm")):
+            ev = book.evaluator(key, sampler, grid)
+            n = needed(book, key, sampler, grid, "kl")
+            out[model][str(L)] = {
+                "kappa": book.case(key).kappa,
+                **({"levels": levels} if model == "wsgm" else {}),
+                "kl_per_pixel": [ev(n_steps)["kl"] for n_steps in steps],
+                "n_needed": -1 if n is None else n,
+            }
+        for smp, grd in pairs:
+            for key in ("wsgm", *(f"sgm:{nz}" for nz in norms)):
+                for m in measures:
+                    needed(book, key, smp, grd, m)
     out["exponent"] = {}
     for model in ("sgm", "wsgm"):
-        needed = [out[model][str(L)]["n_needed"] for L in sizes]
-        ok = len(sizes) >= 2 and all(n > 0 for n in needed)
-        out["exponent"][model] = theory.fit_exponent(sizes, needed) if ok else None
+        needed_n = [out[model][str(L)]["n_needed"] for L in sizes]
+        ok = len(sizes) >= 2 and all(n > 0 for n in needed_n)
+        out["exponent"][model] = theory.fit_exponent(sizes, needed_n) if ok else None
+    out.update(
+        settings_normalizations=norms,
+        measures=list(measures),
+        epsilons={m: eps[m] for m in measures},
+        ref_size=ref_size,
+        n_max=n_max,
+        scan=scaling.SCAN,
+        notes=scaling_report.NOTES,
+        settings=scaling_report.settings_entries(sizes, norms, measures, pairs, eps, found, limits),
+    )
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -98,10 +197,14 @@ def compute(
 def format_report(res: dict[str, Any]) -> str:
     """The tables ``wsgm theory`` prints."""
     sizes = res["sizes"]
+    sampler = res["sampler"].split(" ")[0]
+    sampler = "Euler–Maruyama" if sampler == "euler_maruyama" else sampler
     lines = [
-        f"Exact KL per pixel with exact scores, Euler–Maruyama on a {res['grid']} grid, "
+        f"Exact KL per pixel with exact scores, {sampler} on a {res['grid']} grid, "
         f"T={res['T']}, spectrum (ξ^η+|ω|^η)^-1 with η={res['eta']}, ξ={res['xi']}; "
         f"WSGM: {res['wavelet']} wavelet, coarsest {res['coarsest']}x{res['coarsest']}",
+        "Normalization lambda-max: the SGM sees the covariance scaled to λ_max = 1; the WSGM "
+        "normalizes each problem by its std",
         "",
     ]
     head = "N".rjust(8) + "".join(f"SGM L={L}".rjust(13) for L in sizes)
@@ -141,13 +244,16 @@ def format_report(res: dict[str, Any]) -> str:
     lines += [
         "",
         f"Fitted exponent of N_needed vs L: SGM {fmt(ex['sgm'])}, WSGM {fmt(ex['wsgm'])}",
-        f"({res['seconds']:.1f} s)",
     ]
+    if res.get("settings"):
+        lines.append(scaling_report.format_settings(res))
+    lines.append(f"({res['seconds']:.1f} s)")
     return "\n".join(lines)
 
 
 def plot(res: dict[str, Any], out: Path) -> list[Path]:
-    """theory_kl.png (KL vs N, SGM | WSGM) and theory_steps.png (N_needed vs L)."""
+    """theory_kl.png (KL vs N, SGM | WSGM), theory_steps.png (N_needed vs L) and
+    theory_needed_<measure>.png (every setting, :func:`scaling_report.plot_settings`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,6 +289,8 @@ def plot(res: dict[str, Any], out: Path) -> list[Path]:
     fig.tight_layout()
     atomic_write(paths[1], lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
     plt.close(fig)
+    if res.get("settings"):
+        paths += scaling_report.plot_settings(res, out)
     return paths
 
 

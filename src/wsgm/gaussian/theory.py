@@ -1,11 +1,12 @@
 """Exact KL of SGM and WSGM with exact scores on stationary Gaussian fields.
 
-docs/design.md §3.2–§3.3.
+docs/design.md §3.2–§3.3, §3.7–§3.8.
 
 For a stationary Gaussian field on a periodic L×L grid the covariance is diagonal in
-Fourier. With exact scores, the Euler–Maruyama discretization of the reverse SDE is a
-linear recursion, so the law it produces stays Gaussian and its moments are computable
-mode by mode (Guth et al. 2022, §3 and App. B):
+Fourier. With exact scores, every sampler of :mod:`wsgm.samplers` is a linear recursion, so
+the law it produces stays Gaussian and its moments are computable mode by mode (Guth et al.
+2022, §3 and App. B; the recursions of all samplers are in :mod:`wsgm.gaussian.moments`).
+For Euler–Maruyama:
 
 - per eigen-direction of variance ``c`` and (for a conditional law) mean ``m``, the reverse
   chain y_{k+1} = a_k y_k + b_k m + sqrt(2 δ_k) z with
@@ -15,7 +16,8 @@ mode by mode (Guth et al. 2022, §3 and App. B):
   y ↦ p y + r m with p = α c/(α² c + σ²), r = σ²/(α² c + σ²);
 - KL(target ‖ model) = ½ (c/v − 1 + log(v/c)) + ½ (1 − g)² E[m²]/v.
 
-SGM: one such problem per Fourier mode with c = P(ω), m = 0.
+SGM: one such problem per Fourier mode with c = P(ω), m = 0, P normalized to λ_max = 1
+(``lambda-max``) or to unit pixel variance (``pixel``, what ``wsgm train`` does).
 
 WSGM: p(x_0) = p(x_J) Π_j p(x̄_j | x_j). One level of the orthonormal periodized DWT maps
 a stationary field on an M-grid to 4 jointly stationary fields on the M/2-grid; at each
@@ -36,7 +38,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import torch
 
@@ -46,11 +47,17 @@ from ..samplers import get_sampler
 from ..sde import OU
 from ..wavelets import check_levels, orthogonal_filters
 from .cross_spectra import conditional_spectra
+from .moments import em_moments, sampler_moments
 from .scores import stationary_score
 from .spectra import check_spectrum_params, power_spectrum
 
 __all__ = [
+    "NORMALIZATIONS",
     "em_moments",
+    "sampler_moments",
+    "normalized_spectrum",
+    "unique_values",
+    "unique_moments",
     "gaussian_kl",
     "sgm_kl_per_pixel",
     "wsgm_kl_per_pixel",
@@ -60,66 +67,6 @@ __all__ = [
     "steps_needed",
     "fit_exponent",
 ]
-
-
-# --------------------------------------------------------------------------------------
-# The Euler–Maruyama recursion with exact Gaussian scores
-# --------------------------------------------------------------------------------------
-@numba.njit(cache=True, parallel=True)
-def _em_moments_kernel(
-    c: np.ndarray, ts: np.ndarray, denoise_last: bool
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    n_dir = c.shape[0]
-    n = ts.shape[0] - 1
-    # Per-step coefficients once per grid; the mode loop is innermost so it vectorizes.
-    alpha = np.exp(-ts)
-    a2 = alpha * alpha
-    s2 = -np.expm1(-2.0 * ts)
-    n_em = n - 1 if denoise_last else n
-    g_out = np.zeros(n_dir)
-    v_out = np.ones(n_dir)
-    chunk = 256
-    n_chunks = (n_dir + chunk - 1) // chunk
-    for ch in numba.prange(n_chunks):
-        lo = ch * chunk
-        hi = min(n_dir, lo + chunk)
-        g = g_out[lo:hi]
-        v = v_out[lo:hi]
-        cc = c[lo:hi]
-        for k in range(n_em):
-            delta = ts[k] - ts[k + 1]
-            two_delta = 2.0 * delta
-            ak2, sk2, alk = a2[k], s2[k], alpha[k]
-            for i in range(hi - lo):
-                inv = 1.0 / (ak2 * cc[i] + sk2)
-                a = 1.0 + delta * (1.0 - 2.0 * inv)
-                g[i] = a * g[i] + two_delta * alk * inv
-                v[i] = a * a * v[i] + two_delta
-        if denoise_last:
-            k = n - 1
-            for i in range(hi - lo):
-                den = a2[k] * cc[i] + s2[k]
-                p = alpha[k] * cc[i] / den
-                g[i] = p * g[i] + s2[k] / den
-                v[i] = p * p * v[i]
-    return g_out, v_out
-
-
-def em_moments(
-    c: np.ndarray, grid: np.ndarray | torch.Tensor, *, denoise_last: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean gain ``g`` and variance ``v`` of the Euler–Maruyama output per direction.
-
-    ``c``: target variances (any shape); ``grid``: decreasing forward times (see
-    :mod:`wsgm.grids`). The output of :func:`wsgm.samplers.euler_maruyama` with the exact
-    score of N(m, c) started from N(0, 1) is exactly N(g m, v).
-    """
-    ts = np.asarray(
-        grid.detach().cpu().numpy() if isinstance(grid, torch.Tensor) else grid, dtype=np.float64
-    )
-    c = np.asarray(c, dtype=np.float64)
-    g, v = _em_moments_kernel(np.ascontiguousarray(c.ravel()), ts, bool(denoise_last))
-    return g.reshape(c.shape), v.reshape(c.shape)
 
 
 def gaussian_kl(
@@ -133,14 +80,58 @@ def gaussian_kl(
 # --------------------------------------------------------------------------------------
 # SGM
 # --------------------------------------------------------------------------------------
+NORMALIZATIONS = ("lambda-max", "pixel")
+
+
+def check_normalization(name: str) -> str:
+    """``name`` if it is a normalization of the SGM's covariance, else a WSGMError."""
+    if name not in NORMALIZATIONS:
+        raise WSGMError(f"unknown normalization {name!r}; allowed: {', '.join(NORMALIZATIONS)}")
+    return name
+
+
+def normalized_spectrum(
+    size: int, *, eta: float = 2.0, xi: float = 0.0, normalize: str = "lambda-max"
+) -> np.ndarray:
+    """The covariance eigenvalues the SGM sees (docs/design.md §3.8): ``lambda-max`` scales
+    the largest to 1 (the condition-number argument, smallest = 1/κ), ``pixel`` scales the
+    field to unit pixel variance, mean(P) = 1 (what ``wsgm train`` and the twin do)."""
+    p = power_spectrum(size, eta=eta, xi=xi)
+    return p / p.mean() if check_normalization(normalize) == "pixel" else p
+
+
 def _unique_with_counts(values: np.ndarray, decimals: int = 14) -> tuple[np.ndarray, np.ndarray]:
-    # Modes with equal variance give equal KL: computing each distinct value once is exact
-    # and makes L = 256 cheap (~8k distinct |ω| instead of 65k modes).
+    reps, counts, _ = unique_values(values, decimals)
+    return reps, counts
+
+
+def unique_values(
+    values: np.ndarray, decimals: int = 14
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(one representative per distinct value, counts, index of each value's representative).
+
+    Values equal to ``decimals`` decimals count as one."""
+    # Modes with equal variance give equal moments: computing each distinct value once is
+    # exact and makes L = 512 cheap (22k distinct |ω| instead of 262k modes).
     keys = np.round(values.ravel(), decimals)
     uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     reps = np.zeros(uniq.shape[0])
     reps[inverse] = values.ravel()
-    return reps, counts
+    return reps, counts, inverse.ravel()
+
+
+def unique_moments(
+    c: np.ndarray,
+    grid: np.ndarray | torch.Tensor,
+    *,
+    sampler: str = "euler",
+    denoise_last: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sampler_moments` computed once per distinct value of ``c`` (same result)."""
+    reps, _, inverse = unique_values(np.asarray(c, dtype=np.float64))
+    g, v = sampler_moments(reps, grid, sampler=sampler, denoise_last=denoise_last)
+    shape = np.shape(c)
+    return g[inverse].reshape(shape), v[inverse].reshape(shape)
 
 
 def sgm_condition_number(size: int, *, eta: float = 2.0, xi: float = 0.0) -> float:
@@ -158,12 +149,16 @@ def sgm_kl_per_pixel(
     grid: str = "uniform",
     T: float = 5.0,
     denoise_last: bool = True,
+    sampler: str = "euler",
+    normalize: str = "lambda-max",
+    ref_size: int = 64,
 ) -> float:
-    """Exact KL per pixel of SGM with exact scores after ``steps`` Euler–Maruyama steps."""
-    p = power_spectrum(size, eta=eta, xi=xi)
+    """Exact KL per pixel of SGM with exact scores after ``steps`` steps of ``sampler``
+    (docs/design.md §3.2, §3.7), the covariance normalized by ``normalize`` (§3.8)."""
+    p = normalized_spectrum(size, eta=eta, xi=xi, normalize=normalize)
     c, counts = _unique_with_counts(p)
-    ts = grids_mod.make_grid(grid, steps, T=T)
-    g, v = em_moments(c, ts, denoise_last=denoise_last)
+    ts = grids_mod.make_grid(grid, steps, T=T, size=size, ref_size=ref_size)
+    _, v = sampler_moments(c, ts, sampler=sampler, denoise_last=denoise_last)
     return float(np.sum(counts * gaussian_kl(c, v)) / p.size)
 
 
@@ -176,7 +171,10 @@ class WaveletProblem:
 
     ``variances``: eigenvalues of the normalized conditional covariance (or of the coarsest
     normalized covariance), ``mean_power``: E|m̃|² of the conditional mean in the same
-    eigen-directions (0 for the coarsest), ``pixels``: number of coefficients it describes.
+    eigen-directions (0 for the coarsest), ``size``: the side of its grid. For a scale,
+    ``eigvecs`` (h, w, 3, 3) are the eigenvectors (columns) and ``gain`` (h, w, 3) the
+    un-normalized regression of the details on the low-pass (docs/design.md §3.3); for the
+    coarsest, ``band_std`` is its pixel std and ``variances`` its spectrum divided by it².
     """
 
     scale: int
@@ -185,6 +183,8 @@ class WaveletProblem:
     mean_power: np.ndarray
     coarsest: bool
     band_std: np.ndarray = field(default_factory=lambda: np.ones(0))
+    eigvecs: np.ndarray | None = None
+    gain: np.ndarray | None = None
 
     @property
     def kappa(self) -> float:
@@ -205,11 +205,13 @@ def wavelet_problems(
         out.append(
             WaveletProblem(
                 j,
-                size // 2,
+                spec.shape[0] // 2,
                 np.clip(lam, 1e-300, None),
                 np.clip(q, 0, None),
                 False,
                 level.band_std,
+                u,
+                level.gain,
             )
         )
         spec = level.low
@@ -234,16 +236,21 @@ def wsgm_kl_per_pixel(
     T: float = 5.0,
     denoise_last: bool = True,
     coarsest: int = 4,
+    sampler: str = "euler",
+    ref_size: int = 64,
 ) -> float:
-    """Exact KL per pixel of WSGM with exact scores, ``steps`` Euler–Maruyama steps per scale.
+    """Exact KL per pixel of WSGM with exact scores, ``steps`` steps of ``sampler`` per scale
+    (docs/design.md §3.3, §3.7). Each problem is normalized by its std, so the result does
+    not depend on the SGM's normalization (§3.8). ``logsnr-shifted`` shifts each problem's
+    grid by the problem's own size.
 
     ``levels`` defaults to log2(size / coarsest) (the coarsest low-pass is coarsest² pixels).
     """
     levels = default_levels(size, coarsest) if levels is None else levels
-    ts = grids_mod.make_grid(grid, steps, T=T)
     total = 0.0
     for prob in wavelet_problems(size, levels, eta=eta, xi=xi, wavelet=wavelet):
-        g, v = em_moments(prob.variances, ts, denoise_last=denoise_last)
+        ts = grids_mod.make_grid(grid, steps, T=T, size=prob.size, ref_size=ref_size)
+        g, v = unique_moments(prob.variances, ts, sampler=sampler, denoise_last=denoise_last)
         total += float(np.sum(gaussian_kl(prob.variances, v, g, prob.mean_power)))
     return total / size**2
 
@@ -263,12 +270,23 @@ def wsgm_condition_number(
 
 
 def default_levels(size: int, coarsest: int) -> int:
-    """J = log2(size / coarsest), checked."""
-    if coarsest < 1 or coarsest & (coarsest - 1):
+    """J = log2(size / coarsest), checked (one WSGMError naming the value and the allowed)."""
+    if isinstance(coarsest, bool) or not isinstance(coarsest, int) or coarsest < 1:
         raise WSGMError(f"coarsest size must be a power of two >= 1, got {coarsest!r}")
-    if size < coarsest or size % coarsest or (size // coarsest) & (size // coarsest - 1):
+    if coarsest & (coarsest - 1):
+        raise WSGMError(f"coarsest size must be a power of two >= 1, got {coarsest!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise WSGMError(f"image size L must be a positive integer, got {size!r}")
+    if size < coarsest:
         raise WSGMError(
-            f"size {size} must be a power-of-two multiple of the coarsest size {coarsest}"
+            f"coarsest size {coarsest} is larger than the image size L = {size}; "
+            f"allowed: a coarsest size <= L"
+        )
+    if size % coarsest or (size // coarsest) & (size // coarsest - 1):
+        allowed = ", ".join(str(coarsest << j) for j in range(5))
+        raise WSGMError(
+            f"size {size} must be a power-of-two multiple 2^J x {coarsest} of the coarsest "
+            f"size {coarsest}; allowed: {allowed}, ..."
         )
     return int(round(math.log2(size // coarsest)))
 
@@ -302,7 +320,8 @@ def steps_needed(
 def fit_exponent(sizes: list[int], values: list[float]) -> float:
     """Least-squares slope of log(values) against log(sizes)."""
     x, y = np.log(np.asarray(sizes, float)), np.log(np.asarray(values, float))
-    return float(np.polyfit(x, y, 1)[0])
+    slope = float(np.polyfit(x, y, 1)[0])
+    return 0.0 if abs(slope) < 1e-12 else slope  # constant N: 0, not ±1e-16
 
 
 def validate(eta: float, xi: float, steps: list[int]) -> None:
@@ -328,6 +347,7 @@ def monte_carlo_sgm_kl(
     sampler: str = "euler",
     T: float = 5.0,
     denoise_last: bool = True,
+    normalize: str = "lambda-max",
     generator: torch.Generator | None = None,
     groups: int = 20,
     device: torch.device | str | None = None,
@@ -342,7 +362,11 @@ def monte_carlo_sgm_kl(
     """
     if n_samples < 2 * groups:
         raise WSGMError(f"n_samples must be at least 2*groups={2 * groups}, got {n_samples}")
-    lam = torch.as_tensor(power_spectrum(size, eta=eta, xi=xi), dtype=torch.float64, device=device)
+    lam = torch.as_tensor(
+        normalized_spectrum(size, eta=eta, xi=xi, normalize=normalize),
+        dtype=torch.float64,
+        device=device,
+    )
     score = stationary_score(lam)
     run = get_sampler(sampler)
     ts = grids_mod.make_grid(grid, steps, T=T, device=device)
