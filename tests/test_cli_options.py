@@ -7,6 +7,7 @@ import argparse
 import inspect
 
 import pytest
+import torch
 
 from wsgm.cli import build_parser
 from wsgm.errors import WSGMError
@@ -140,3 +141,10 @@ def test_sampling_spec_grids() -> None:
         spec.grids(T=5.0, levels=None)
     assert len(SamplingSpec(steps=8).grids(T=5.0, levels=None)) == 9  # type: ignore[arg-type]
     assert SamplingSpec.from_dict(spec.to_dict()) == spec
+    # a grid that depends on the side of the grid: one per scale, each for its own side
+    shifted = SamplingSpec(steps=6, grid="logsnr-shifted")
+    per_scale = shifted.grids(T=5.0, levels=2, size=32)
+    assert isinstance(per_scale, list) and [len(g) for g in per_scale] == [7, 7, 7]
+    assert not torch.equal(per_scale[0], per_scale[1])  # 8x8 coarsest vs 16x16 details
+    with pytest.raises(WSGMError, match="needs the image size"):
+        shifted.grids(T=5.0, levels=None)

@@ -99,6 +99,7 @@ def register(subparsers: Any) -> None:
     im.add_argument("--read-batch", type=int, default=256, help="images read and converted at once")
     add_deprecated(im, "--batch-size", new="--read-batch", dest="read_batch", type=int)
     add_threads_option(im)
+    im.add_argument("--no-progress", action="store_true", help="no progress bar")
     im.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     im.set_defaults(func=run_images)
 
@@ -232,7 +233,7 @@ def run_images(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("always", ImageSkipWarning)
         warnings.showwarning = show
-        meta = convert_images(args.source, args.out, opts)
+        meta = convert_images(args.source, args.out, opts, progress=not args.no_progress)
     labels = f", labels ({meta['num_classes']} classes)" if meta.get("labels") else ""
     skipped = meta.get("skipped_count", 0)
     print(

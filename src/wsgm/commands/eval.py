@@ -185,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
                 generator=torch.Generator().manual_seed(args.seed),
                 device=device,
             )
+        if metrics is None or {"kid", "fid"} & set(metrics):
+            _announce_inception(n, len(steps) * len(models), args.inception, device)
         suite = ImageSuite(
             ref.fields,
             sample_size=n,
@@ -193,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
             inception_path=args.inception,
             device=device,
             generator=torch.Generator().manual_seed(args.seed),
+            progress=not args.no_progress,
         )
     else:
         suite = FieldSuite(
@@ -279,3 +282,27 @@ def check_reference_range(
         )
         return ((fields - lo) / max(hi - lo, 1e-12) * (t_hi - t_lo) + t_lo).astype(np.float32)
     return fields
+
+
+def _announce_inception(n: int, sample_sets: int, path: str | None, device: torch.device) -> None:
+    """Say, before it starts, how long the Inception features of KID/FID will take: the two
+    reference halves and every sample set, timed on a few images here."""
+    import time
+
+    from ..metrics.inception import InceptionFeatures, default_inception_path, load_inception
+
+    if path is None and default_inception_path() is None:
+        return  # KID/FID are not available; nothing slow will run
+    features = InceptionFeatures(load_inception(path, device=device))
+    x = torch.zeros(4, 1, 32, 32, device=device)
+    with torch.inference_mode():
+        features(x)  # warm-up
+        t0 = time.perf_counter()
+        features(x)
+    per_image = (time.perf_counter() - t0) / 4
+    images = n * (2 + sample_sets)
+    print(
+        f"KID/FID: Inception features of {images} images, about {per_image * images / 60:.1f} "
+        f"min here ({per_image:.2f} s per image); --metrics without kid,fid skips them",
+        flush=True,
+    )

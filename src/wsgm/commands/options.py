@@ -37,7 +37,8 @@ SAMPLER_HELP = (
 )
 GRID_HELP = (
     "time grid: logsnr (equal steps in log(alpha/sigma), for dpm2m), quadratic (suits "
-    "euler), uniform, log"
+    "euler), uniform, log, karras (EDM, rho = 7), logsnr-shifted (log-SNR shifted by "
+    "2 log(64/L) for a grid of side L, per scale: 'simple diffusion')"
 )
 
 

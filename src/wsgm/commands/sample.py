@@ -121,7 +121,7 @@ def model_grids(model: ScoreModel, spec: SamplingSpec) -> Tensor | list[Tensor]:
     """The grid(s) of ``spec`` for ``model``: one shared grid, or J + 1 (coarsest, scale
     1 .. J) from ``spec.steps_per_scale``."""
     levels = model.config.levels if model.config.kind == "wsgm" else None
-    return spec.grids(T=model.sde.T, levels=levels)
+    return spec.grids(T=model.sde.T, levels=levels, size=min(model.config.size))
 
 
 def _dist(cpu: bool = False) -> tuple[int, int, torch.device]:

@@ -164,12 +164,22 @@ def convert_images(
     source: str | os.PathLike[str],
     out: str | os.PathLike[str],
     options: ImageOptions | None = None,
+    *,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Stream ``source`` into the data file ``out`` (atomic); returns the meta written."""
+    """Stream ``source`` into the data file ``out`` (atomic); returns the meta written.
+    ``progress``: a bar over the images (their number, where the source knows it)."""
+    from tqdm import tqdm
+
     src = open_images(source, options)
-    with FieldWriter(out) as writer:
+    total = src.meta.get("images") or src.meta.get("files")
+    with (
+        FieldWriter(out) as writer,
+        tqdm(total=total, desc="images", unit="image", disable=not progress) as bar,
+    ):
         for x, y in src:
             writer.append(x, y)
+            bar.update(len(x))
         if writer.count == 0:
             raise WSGMError(
                 f"no readable images in {src.meta['path']} ({len(src.skipped)} skipped)"
@@ -320,6 +330,7 @@ def _open_idx(path: Path, opts: ImageOptions) -> ImageSource:
         "native_size": [h, w],
         "fit": _effective_fit(opts.fit, min(h, w), size),
         "split": opts.split,
+        "images": count,
         "value_range": [-1.0, 1.0],
         "input_range": list(value_range),
         "labels": labels is not None,
@@ -391,6 +402,7 @@ def _open_array(path: Path, opts: ImageOptions) -> ImageSource:
         "size": size,
         "channels": channels,
         "native_size": list(x.shape[-2:]),
+        "images": n,
         "value_range": [-1.0, 1.0],
         "fit": _effective_fit(opts.fit, min(x.shape[-2:]), size),
         "input_range": list(value_range),

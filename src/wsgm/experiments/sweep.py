@@ -210,7 +210,8 @@ def sweep_model(
     device = model.device
     try:
         for N in steps:
-            grids = spec.grid_of(N, T=model.sde.T)
+            levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
+            grids = spec.replace(steps=N).grids(T=model.sde.T, levels=levels, size=min(cfg.size))
             parts = []
             t0 = time.perf_counter()
             for b, size in batches:

@@ -106,8 +106,10 @@ class ImageMetricSuite:
         kid_subset_size: int = 1000,
         swd_patches: int = 128,
         swd_projections: int = 512,
+        progress: bool = False,
     ) -> None:
         ref = _images(reference, "reference images")
+        self.progress = progress
         names = (
             tuple(metrics)
             if metrics is not None
@@ -154,7 +156,11 @@ class ImageMetricSuite:
         if self._inception is not None:
             start = time.perf_counter()
             feats["inception"] = inception_features(
-                images, self._inception, batch_size=self.batch_size, device=self.device
+                images,
+                self._inception,
+                batch_size=self.batch_size,
+                device=self.device,
+                progress=self.progress,
             )
             self.seconds["inception_features"] = time.perf_counter() - start
         if "classifier_fd" in self.metrics and self.classifier is not None:

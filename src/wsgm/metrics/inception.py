@@ -152,8 +152,13 @@ def inception_features(
     *,
     batch_size: int = 50,
     device: torch.device | str | None = None,
+    progress: bool = False,
 ) -> torch.Tensor:
-    """Features ``(n, 2048)`` (float64, on ``device``) of images ``(n, C, H, W)`` in [−1, 1]."""
+    """Features ``(n, 2048)`` (float64, on ``device``) of images ``(n, C, H, W)`` in [−1, 1];
+    ``progress``: a bar with an ETA over the images (the Inception network is slow on a CPU,
+    about 0.17 s per image on 2 cores)."""
+    from tqdm import tqdm
+
     if batch_size < 1:
         raise WSGMError(f"batch_size must be a positive integer, got {batch_size!r}")
     dev = torch.device(device) if device is not None else next(features.model.parameters()).device
@@ -161,9 +166,11 @@ def inception_features(
     if x.ndim == 3:
         x = x[:, None]
     chunks = []
-    with torch.inference_mode():
+    bar = tqdm(total=len(x), desc="inception features", unit="image", disable=not progress)
+    with torch.inference_mode(), bar:
         for start in range(0, len(x), batch_size):
             chunks.append(features(x[start : start + batch_size].to(dev)).double())
+            bar.update(len(chunks[-1]))
     return torch.cat(chunks)
 
 

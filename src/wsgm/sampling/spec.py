@@ -17,7 +17,7 @@ import numpy as np
 from torch import Tensor
 
 from ..errors import WSGMError
-from ..grids import GRIDS, make_grid, power
+from ..grids import GRIDS, SIZED_GRIDS, make_grid, power
 from ..samplers import SAMPLERS
 
 __all__ = ["SamplingSpec", "DEFAULT", "WEIGHTS", "derive_seed", "parse_int_list"]
@@ -95,25 +95,35 @@ class SamplingSpec:
         """A copy with ``changes`` (None values are ignored: "not given")."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def grid_of(self, steps: int, *, T: float) -> Tensor:
-        """The time grid with ``steps`` steps on [0, T]."""
+    def grid_of(self, steps: int, *, T: float, size: int | None = None) -> Tensor:
+        """The time grid with ``steps`` steps on [0, T]; ``size`` (the side of the grid the
+        network works on) is needed by the resolution-shifted ``logsnr-shifted`` grid."""
         if self.grid_rho is not None:
             return power(steps, T=T, rho=self.grid_rho)
-        return make_grid(self.grid, steps, T=T)
+        if self.grid in SIZED_GRIDS and size is None:
+            raise WSGMError(f"the {self.grid} time grid needs the image size")
+        return make_grid(self.grid, steps, T=T, size=size)
 
-    def grids(self, *, T: float, levels: int | None) -> Tensor | list[Tensor]:
-        """The grid(s) of a model: one shared grid, or J + 1 (coarsest, scale 1 .. J) from
-        ``steps_per_scale``. ``levels`` is a WSGM's J, None for an SGM."""
-        if not self.steps_per_scale:
-            return self.grid_of(self.steps, T=T)
-        if levels is None:
+    def grids(
+        self, *, T: float, levels: int | None, size: int | None = None
+    ) -> Tensor | list[Tensor]:
+        """The grid(s) of a model of side ``size``: one shared grid, or J + 1 (coarsest, scale
+        1 .. J) from ``steps_per_scale`` or for a grid that depends on each scale's size.
+        ``levels`` is a WSGM's J, None for an SGM."""
+        if self.steps_per_scale and levels is None:
             raise WSGMError("steps per scale are for WSGM models; this is an SGM")
-        if len(self.steps_per_scale) != levels + 1:
+        if self.steps_per_scale and levels is not None and len(self.steps_per_scale) != levels + 1:
             raise WSGMError(
                 f"steps per scale needs {levels + 1} positive counts (coarsest, then scales "
                 f"1..{levels}), got {','.join(map(str, self.steps_per_scale))}"
             )
-        return [self.grid_of(c, T=T) for c in self.steps_per_scale]
+        sized = self.grid in SIZED_GRIDS and self.grid_rho is None
+        if levels is None or not (self.steps_per_scale or sized):
+            return self.grid_of(self.steps, T=T, size=size)
+        counts = self.steps_per_scale or (self.steps,) * (levels + 1)
+        # index 0: the coarsest network, on size / 2^J; index j: the details of scale j
+        sides = [None if size is None else size >> s for s in (levels, *range(1, levels + 1))]
+        return [self.grid_of(c, T=T, size=side) for c, side in zip(counts, sides, strict=True)]
 
     def batch_seed(self, batch: int, *keys: int) -> int:
         """The seed of batch ``batch`` (after any extra ``keys``, e.g. a sweep's N)."""
