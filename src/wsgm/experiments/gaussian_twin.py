@@ -32,7 +32,7 @@ from ..models.wsgm import wsgm_sample
 from ..samplers import get_sampler
 from ..sde import OU
 
-__all__ = ["data_spectrum", "twin_spectrum_errors", "twin_noise"]
+__all__ = ["data_spectrum", "twin_spectrum_errors", "twin_spectrum_errors_exact", "twin_noise"]
 
 
 def data_spectrum(fields: np.ndarray) -> np.ndarray:
@@ -128,4 +128,37 @@ def twin_spectrum_errors(
             sde=sde,
         )
         out["wsgm"][1].append(_error(x, exact_radial))
+    return out
+
+
+def twin_spectrum_errors_exact(
+    spectrum: np.ndarray,
+    steps: Sequence[int],
+    *,
+    sampler: str,
+    grid: str,
+    levels: int,
+    wavelet: str,
+    T: float = 5.0,
+) -> dict[str, tuple[list[int], list[float]]]:
+    """What :func:`twin_spectrum_errors` estimates by Monte Carlo, in closed form
+    (docs/design.md §3.7–§3.8): the spectrum error of the Gaussian twin's SGM (at unit pixel
+    variance, as trained SGMs see their data) and WSGM with exact scores, per N. Exact: no
+    Monte Carlo noise, and seconds instead of minutes."""
+    from ..gaussian.scaling import Case, Evaluator, GridSpec, SGMCase, WSGMCase
+    from ..metrics.spectrum import radial_shells
+
+    spec = np.asarray(spectrum, dtype=np.float64)
+    size = int(spec.shape[-1])
+    cases: dict[str, Case] = {
+        "sgm": SGMCase(size, eta=2.0, xi=0.0, normalize="pixel", shell_index=radial_shells,
+                       spectrum=spec),
+        "wsgm": WSGMCase(size, levels=levels, eta=2.0, xi=0.0, wavelet=wavelet,
+                         shell_index=radial_shells, spectrum=spec),
+    }  # fmt: skip
+    xs = [int(n) for n in steps]
+    out: dict[str, tuple[list[int], list[float]]] = {}
+    for label, case in cases.items():
+        ev = Evaluator(case, sampler, GridSpec(grid, T))
+        out[label] = (xs, [float(ev(n)["spectrum"]) for n in xs])
     return out

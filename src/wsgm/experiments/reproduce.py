@@ -31,7 +31,7 @@ from ..errors import WSGMError
 from ..training.device import use_cpu
 from .datasets import DataSets, make_datasets
 from .evaluate import run_sweep
-from .gaussian_twin import data_spectrum, twin_noise, twin_spectrum_errors
+from .gaussian_twin import data_spectrum, twin_spectrum_errors_exact
 from .presets import EXPERIMENTS, Preset
 from .report import write_report
 from .runs import load_trained, train_run
@@ -40,7 +40,7 @@ from .sweep import FIELD_METRICS, FieldSuite, ImageSuite, MetricSuite, steps_to_
 __all__ = ["reproduce", "TITLES"]
 
 TWIN_SAMPLES = 2048
-"""Samples of the Gaussian twin per N (and training fields its spectrum is measured on)."""
+"""Training fields the Gaussian twin's power spectrum is measured on."""
 
 TITLES = {
     "gaussian": "Gaussian fields: SGM vs WSGM against the exact-score theory",
@@ -125,10 +125,10 @@ def _suite(
 
 def _twin_curves(
     sets: DataSets, preset: Preset, levels: int, wavelet: str, T: float
-) -> tuple[dict[str, tuple[list[int], list[float]]], float]:
-    """Exact-score spectrum errors of the data's Gaussian twin, and their Monte Carlo noise."""
+) -> dict[str, tuple[list[int], list[float]]]:
+    """Exact-score spectrum errors of the data's Gaussian twin, in closed form."""
     spec = data_spectrum(sets.train.fields[:TWIN_SAMPLES])
-    twin = twin_spectrum_errors(
+    return twin_spectrum_errors_exact(
         spec,
         preset.steps,
         sampler=preset.spec.sampler,
@@ -136,15 +136,10 @@ def _twin_curves(
         levels=levels,
         wavelet=wavelet,
         T=T,
-        n=TWIN_SAMPLES,
-        seed=preset.seed,
     )
-    return twin, twin_noise(spec, n=TWIN_SAMPLES, seed=preset.seed)
 
 
-def _twin_note(
-    twin: dict[str, tuple[list[int], list[float]]], noise: float, data: dict[str, Any]
-) -> str:
+def _twin_note(twin: dict[str, tuple[list[int], list[float]]], data: dict[str, Any]) -> str:
     factor = float(data.get("headline", {}).get("factor", 2.0))
     floor = float(data["models"]["wsgm"]["noise_floor"]["spectrum"])
     reach = {k: steps_to_reach(*twin[k], floor, factor=factor) for k in ("sgm", "wsgm")}
@@ -159,8 +154,9 @@ def _twin_note(
     return (
         "spectrum lines without markers: the Gaussian field with the training data's power "
         "spectrum (its Gaussian twin) sampled by the same sampler and grid with its exact "
-        f"scores, no network ({TWIN_SAMPLES} samples against the exact spectrum; their Monte "
-        f"Carlo noise is {noise:.3g}). They are the discretization error alone; the gap to "
+        "scores, no network, computed in closed form (docs/design.md §3.7–§3.8; a Monte Carlo "
+        "of the real sampler agrees within its noise, tests/test_theory_measures.py). They are "
+        "the discretization error alone; the gap to "
         "the markers is the networks' error. With exact scores the spectrum error gets within "
         f"{factor:g}x the sweep's noise floor ({floor:.3g}): {where}. Per N, SGM / WSGM: "
         f"{per_n}"
@@ -237,7 +233,7 @@ def reproduce(
             "network's error (plus the estimator's bias, see the noise floor)"
         )
     if experiment != "images":
-        theory["spectrum"], twin_noise_level = _twin_curves(sets, preset, w.levels, w.wavelet, w.T)
+        theory["spectrum"] = _twin_curves(sets, preset, w.levels, w.wavelet, w.T)
     settings = {
         "experiment": experiment,
         "size": preset.size,
@@ -266,7 +262,7 @@ def reproduce(
     if theory:
         data["theory"] = _theory_json(theory)
     if "spectrum" in theory:
-        notes.append(_twin_note(theory["spectrum"], twin_noise_level, data))
+        notes.append(_twin_note(theory["spectrum"], data))
     data["timings"] = timings
     from .results import write_sweep
 

@@ -99,9 +99,10 @@ class SGMCase:
         xi: float,
         normalize: str,
         shell_index: ShellIndex | None,
+        spectrum: np.ndarray | None = None,
     ) -> None:
         self.size = size
-        self.c = normalized_spectrum(size, eta=eta, xi=xi, normalize=normalize)
+        self.c = normalized_spectrum(size, eta=eta, xi=xi, normalize=normalize, spectrum=spectrum)
         self.reps, self.counts, self.inverse = unique_values(self.c)
         self.shells = None if shell_index is None else Shells(shell_index, self.c.shape)
         self.true_means = None if self.shells is None else self.shells.means(self.c)
@@ -136,11 +137,14 @@ class WSGMCase:
         xi: float,
         wavelet: str,
         shell_index: ShellIndex | None,
+        spectrum: np.ndarray | None = None,
     ) -> None:
         self.size = size
         self.wavelet = wavelet
-        self.p = power_spectrum(size, eta=eta, xi=xi)
-        self.problems = wavelet_problems(size, levels, eta=eta, xi=xi, wavelet=wavelet)
+        self.p = power_spectrum(size, eta=eta, xi=xi) if spectrum is None else spectrum
+        self.problems = wavelet_problems(
+            size, levels, eta=eta, xi=xi, wavelet=wavelet, spectrum=spectrum
+        )
         self._unique = [unique_values(p.variances) for p in self.problems]
         self.shells = None if shell_index is None else Shells(shell_index, self.p.shape)
         self.true_means = None if self.shells is None else self.shells.means(self.p)

@@ -91,13 +91,28 @@ def check_normalization(name: str) -> str:
 
 
 def normalized_spectrum(
-    size: int, *, eta: float = 2.0, xi: float = 0.0, normalize: str = "lambda-max"
+    size: int,
+    *,
+    eta: float = 2.0,
+    xi: float = 0.0,
+    normalize: str = "lambda-max",
+    spectrum: np.ndarray | None = None,
 ) -> np.ndarray:
     """The covariance eigenvalues the SGM sees (docs/design.md §3.8): ``lambda-max`` scales
     the largest to 1 (the condition-number argument, smallest = 1/κ), ``pixel`` scales the
-    field to unit pixel variance, mean(P) = 1 (what ``wsgm train`` and the twin do)."""
-    p = power_spectrum(size, eta=eta, xi=xi)
-    return p / p.mean() if check_normalization(normalize) == "pixel" else p
+    field to unit pixel variance, mean(P) = 1 (what ``wsgm train`` and the twin do).
+    ``spectrum``: any positive (L, L) power spectrum instead of the (η, ξ) family (a data
+    set's, for its Gaussian twin)."""
+    p = power_spectrum(size, eta=eta, xi=xi) if spectrum is None else _positive(spectrum)
+    scale = p.mean() if check_normalization(normalize) == "pixel" else p.max()
+    return p / scale
+
+
+def _positive(spectrum: np.ndarray) -> np.ndarray:
+    p = np.asarray(spectrum, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != p.shape[1] or not np.all(np.isfinite(p)) or np.any(p <= 0):
+        raise WSGMError(f"a power spectrum must be a finite, positive L x L array, got {p.shape}")
+    return p
 
 
 def _unique_with_counts(values: np.ndarray, decimals: int = 14) -> tuple[np.ndarray, np.ndarray]:
@@ -192,11 +207,18 @@ class WaveletProblem:
 
 
 def wavelet_problems(
-    size: int, levels: int, *, eta: float = 2.0, xi: float = 0.0, wavelet: str = "haar"
+    size: int,
+    levels: int,
+    *,
+    eta: float = 2.0,
+    xi: float = 0.0,
+    wavelet: str = "haar",
+    spectrum: np.ndarray | None = None,
 ) -> list[WaveletProblem]:
-    """The conditional problems of scales j = 1..J then the coarsest (index J), normalized."""
+    """The conditional problems of scales j = 1..J then the coarsest (index J), normalized;
+    ``spectrum``: any positive (L, L) power spectrum instead of the (η, ξ) family."""
     check_levels((size, size), levels)
-    spec = power_spectrum(size, eta=eta, xi=xi)
+    spec = power_spectrum(size, eta=eta, xi=xi) if spectrum is None else _positive(spectrum)
     out: list[WaveletProblem] = []
     for j in range(1, levels + 1):
         level = conditional_spectra(spec, wavelet)
