@@ -60,3 +60,24 @@ def test_bad_spectrum() -> None:
         twin_spectrum_errors(
             np.zeros((8, 8)), [2], sampler="euler", grid="uniform", levels=1, wavelet="haar"
         )
+
+
+@pytest.mark.parametrize(("sampler", "grid"), [("euler", "quadratic"), ("dpm2m", "logsnr")])
+def test_closed_form_twin_equals_the_sampled_twin(sampler: str, grid: str) -> None:
+    """The reports' closed-form twin curves (any measured spectrum, not only the η family)
+    agree with the real samplers run with exact scores, within the Monte Carlo noise."""
+    from wsgm.experiments.gaussian_twin import twin_spectrum_errors_exact
+
+    fields = gaussian_fields(512, size=16, eta=1.75, xi=0.0, generator=np.random.default_rng(0))
+    spec = data_spectrum(fields)  # a measured, not a model, spectrum
+    steps = [4, 16]
+    exact = twin_spectrum_errors_exact(
+        spec, steps, sampler=sampler, grid=grid, levels=2, wavelet="haar"
+    )
+    sampled = twin_spectrum_errors(
+        spec, steps, sampler=sampler, grid=grid, levels=2, wavelet="haar", n=4096
+    )
+    noise = twin_noise(spec, n=4096)
+    for model in ("sgm", "wsgm"):
+        for e, s in zip(exact[model][1], sampled[model][1], strict=True):
+            assert abs(e - s) < 2.5 * noise + 0.02 * e, (model, e, s, noise)
