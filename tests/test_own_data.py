@@ -241,3 +241,19 @@ def test_print_config_lists_every_key_and_reads_back(
         assert key.rsplit(".", 1)[-1] + " = " in text
     assert main(["train", "--train-steps", "7"]) == 2
     assert "give --run-dir" in capsys.readouterr().err
+
+
+def test_metrics_also_go_to_tensorboard_when_installed(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    data = tmp_path / "d.npz"
+    save_fields(data, _fields(), {"kind": "field"})
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--run-dir", str(run), *TRAIN]
+    assert main([*argv, "--set", "train.log_every=1"]) == 0
+    (events,) = (run / "tensorboard").glob("events.out.tfevents.*")
+    acc = EventAccumulator(str(events))
+    acc.Reload()
+    assert "loss/coarse" in acc.Tags()["scalars"] and len(acc.Scalars("loss/coarse")) == 2
+    assert (run / "metrics.jsonl").exists()  # JSONL stays

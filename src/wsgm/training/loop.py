@@ -34,6 +34,7 @@ A non-finite loss or gradient, or a loss above ``train.max_loss``, stops trainin
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
 import os
@@ -135,15 +136,19 @@ def _prepare_run_dir(run_dir: Path) -> None:
 
 
 class _Log:
-    """Append JSON lines to ``metrics.jsonl`` (main process only)."""
+    """Append JSON lines to ``metrics.jsonl`` (main process only); records of a step also go
+    to accelerate's trackers (TensorBoard), when there are any."""
 
-    def __init__(self, path: Path, enabled: bool) -> None:
-        self.path, self.enabled = path, enabled
+    def __init__(self, path: Path, enabled: bool, tracker: Any = None) -> None:
+        self.path, self.enabled, self.tracker = path, enabled, tracker
 
     def __call__(self, record: dict[str, Any]) -> None:
         if self.enabled:
             with open(self.path, "a") as fh:
                 fh.write(json.dumps(record, sort_keys=True) + "\n")
+        if self.tracker is not None and "step" in record:
+            numbers = {k: v for k, v in record.items() if isinstance(v, float) and k != "time"}
+            self.tracker.log(numbers, step=int(record["step"]))
 
 
 @dataclass
@@ -189,16 +194,23 @@ def _setup(run: RunConfig, run_dir: Path, stack: contextlib.ExitStack) -> _Sessi
 
     run.validate()
     cfg = run.train
+    # Metrics also go to TensorBoard (RUN/tensorboard) when it is installed; JSONL always.
+    tensorboard = importlib.util.find_spec("tensorboard") is not None
     accel = Accelerator(
         cpu=use_cpu(cfg.cpu),
         mixed_precision=cfg.mixed_precision,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        log_with="tensorboard" if tensorboard else None,
+        project_dir=str(run_dir),
     )
     main = accel.is_main_process
     _prepare_run_dir(run_dir)
     if main:
         stack.enter_context(exclusive_lock(run_dir / LOCK, what=f"run directory {run_dir}"))
-    log = _Log(run_dir / "metrics.jsonl", main)
+    if tensorboard:
+        accel.init_trackers("tensorboard")
+        stack.callback(accel.end_training)
+    log = _Log(run_dir / "metrics.jsonl", main, accel if tensorboard else None)
     if main:  # a damaged latest checkpoint is replaced by the previous one (and kept aside)
         restored = restore_previous_if_damaged(run_dir)
         if restored:
