@@ -14,6 +14,7 @@ import torch
 from wsgm.errors import WSGMError
 from wsgm.experiments.evaluate import run_sweep
 from wsgm.experiments.results import (
+    csv_text,
     headline,
     headline_sentence,
     read_sweep,
@@ -204,3 +205,26 @@ def test_steps_table_says_na_for_a_metric_whose_floor_is_not_positive() -> None:
     fid_row = next(line for line in table.splitlines() if line.startswith("| fid"))
     assert kid_row.count("n/a (floor <= 0)") == 2
     assert fid_row.endswith("| 32 | 32 |")
+
+
+def test_repeats_give_mean_and_standard_error() -> None:
+    suite = FieldSuite(_white(256), sample_size=128, generator=np.random.default_rng(0))
+    model = NoisyWhite("sgm", bias=2.0)
+    spec = SamplingSpec(batch_size=64)
+    one = sweep_model(model, suite, steps=[2, 8], spec=spec, progress=False)  # type: ignore[arg-type]
+    three = sweep_model(model, suite, steps=[2, 8], spec=spec, progress=False, repeats=3)  # type: ignore[arg-type]
+    assert one.metrics_se == {} and "metrics_se" not in one.to_dict()
+    d = three.to_dict()
+    assert d["repeats"] == 3 and set(d["metrics_se"]) == set(suite.metrics)
+    for m in suite.metrics:
+        se = three.metrics_se[m]
+        assert len(se) == 2 and all(s > 0 for s in se)
+        # the first draw is the one-draw sweep's; the mean is within a few SE of it
+        for mean, single, s in zip(three.metrics[m], one.metrics[m], se, strict=True):
+            assert abs(mean - single) < 6 * s * np.sqrt(3)
+    assert three.samples[0].shape == one.samples[0].shape
+    np.testing.assert_array_equal(three.samples[0], one.samples[0])
+    with pytest.raises(WSGMError, match="repeats must be a positive integer"):
+        sweep_model(model, suite, steps=[2], spec=spec, progress=False, repeats=0)  # type: ignore[arg-type]
+    data = sweep_dict({"sgm": three}, settings={})
+    assert "spectrum_se" in csv_text(data).splitlines()[0]

@@ -61,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_deprecated(p, "--steps", new="--sweep-steps", dest="sweep_steps")
     p.add_argument("--n", type=int, help="samples per N (default: half the reference, <= 512)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="independent sample draws per N: the sweep reports each metric's mean and "
+        "standard error, and 'within 2x the floor' uses the mean",
+    )
     p.add_argument("--metrics", help="comma-separated metric names (default: all available)")
     p.add_argument(
         "--kind",
@@ -228,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
         },
         cmap="gray" if kind == "image" else "viridis",
         progress=not args.no_progress,
+        repeats=args.repeats,
     )
     print(f"wrote {Path(args.out) / 'sweep.json'} (+ sweep.csv, PNGs)")
     for metric, per in data["headline"]["metrics"].items():

@@ -42,12 +42,13 @@ def run_sweep(
     theory: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]] | None = None,
     cmap: str = "viridis",
     progress: bool = True,
+    repeats: int = 1,
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Sweep, write ``sweep.json``/``sweep.csv``/PNGs into ``out_dir``; returns (sweep dict,
-    [(figure file, caption)])."""
+    [(figure file, caption)]). ``repeats``: sample draws per N (mean ± standard error)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = sweep(models, suite, steps=steps, spec=spec, progress=progress)
+    results = sweep(models, suite, steps=steps, spec=spec, progress=progress, repeats=repeats)
     meta = {
         "sampler": spec.sampler,
         "grid": spec.grid,

@@ -164,6 +164,9 @@ def csv_text(data: Mapping[str, Any]) -> str:
     names: list[str] = []
     for m in data["models"].values():
         names += [k for k in m["metrics"] if k not in names]
+    se_names = [
+        k for k in names if any(k in m.get("metrics_se", {}) for m in data["models"].values())
+    ]
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(
         [
@@ -171,6 +174,7 @@ def csv_text(data: Mapping[str, Any]) -> str:
             "steps",
             "seconds_per_sample",
             *[c for k in names for c in (k, f"{k}_noise_floor")],
+            *[f"{k}_se" for k in se_names],
         ]
     )
     for label, m in data["models"].items():
@@ -181,6 +185,9 @@ def csv_text(data: Mapping[str, Any]) -> str:
                     row += [f"{m['metrics'][k][i]:.6g}", f"{m['noise_floor'][k]:.6g}"]
                 else:
                     row += ["", ""]
+            if se_names:
+                se = m.get("metrics_se", {})
+                row += [f"{se[k][i]:.6g}" if k in se else "" for k in se_names]
             w.writerow(row)
     return buf.getvalue()
 

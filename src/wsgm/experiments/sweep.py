@@ -33,7 +33,7 @@ from ..metrics.distances import DISTANCES, Distance
 from ..metrics.halves import two_halves
 from ..metrics.spectrum import radial_power_spectrum
 from ..models.base import ScoreModel
-from ..sampling.spec import DEFAULT, SamplingSpec
+from ..sampling.spec import DEFAULT, SamplingSpec, derive_seed
 
 __all__ = [
     "FIELD_METRICS",
@@ -145,12 +145,23 @@ class ModelSweep:
     evaluations_per_sample: list[int]
     samples: list[np.ndarray] = field(default_factory=list)
     spectra: list[np.ndarray] = field(default_factory=list)
+    # With several sample draws per N: ``metrics`` holds their means and this their
+    # standard errors (std / sqrt(draws)); empty with one draw.
+    metrics_se: dict[str, list[float]] = field(default_factory=dict)
+    repeats: int = 1
 
     def to_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.repeats > 1:
+            extra = {
+                "repeats": self.repeats,
+                "metrics_se": {k: list(v) for k, v in self.metrics_se.items()},
+            }
         return {
             "kind": self.kind,
             "steps": list(self.steps),
             "metrics": {k: list(v) for k, v in self.metrics.items()},
+            **extra,
             "noise_floor": dict(self.noise_floor),
             "seconds_per_sample": list(self.seconds_per_sample),
             "network_evaluations_per_sample": list(self.evaluations_per_sample),
@@ -175,13 +186,19 @@ def sweep_model(
     keep: int = 8,
     progress: bool = True,
     desc: str | None = None,
+    repeats: int = 1,
 ) -> ModelSweep:
     """Sample ``model`` with every N of ``steps`` (``spec``'s sampler, grid, batch size and
     seed) and measure the samples with ``suite``.
 
     Batch b of step count N draws from a generator seeded by ``derive_seed(seed, N, b)``,
-    so each N's samples do not depend on the other entries of the list.
+    so each N's samples do not depend on the other entries of the list. ``repeats`` > 1
+    draws that many independent sample sets per N (draw r > 0 from the seed
+    ``derive_seed(seed, r)``) and reports the mean and standard error of every metric; the
+    times are the first draw's.
     """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise WSGMError(f"repeats must be a positive integer, got {repeats!r}")
     from tqdm import tqdm
 
     steps = check_steps(steps)
@@ -196,7 +213,7 @@ def sweep_model(
     n, bs = suite.sample_size, spec.batch_size
     n_nets = len(cfg.names)
     batches = [(b, min(bs, n - b * bs)) for b in range(-(-n // bs))]
-    total = sum(s for s in steps) * n_nets * len(batches)
+    total = sum(s for s in steps) * n_nets * len(batches) * repeats
     bar = tqdm(
         total=total,
         desc=desc or f"sample {cfg.kind}",
@@ -207,34 +224,48 @@ def sweep_model(
     out = ModelSweep(
         cfg.kind, list(steps), {m: [] for m in suite.metrics}, dict(suite.noise_floors), [], []
     )
+    out.repeats = repeats
+    if repeats > 1:
+        out.metrics_se = {m: [] for m in suite.metrics}
+    draws = [spec] + [spec.replace(seed=derive_seed(spec.seed, r)) for r in range(1, repeats)]
     device = model.device
     try:
         for N in steps:
             levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
             grids = spec.replace(steps=N).grids(T=model.sde.T, levels=levels, size=min(cfg.size))
-            parts = []
-            t0 = time.perf_counter()
-            for b, size in batches:
-                rebalance()
-                g = torch.Generator(device=device).manual_seed(spec.batch_seed(b, N))
-                parts.append(
-                    model.sample(
-                        size,
-                        sampler=spec.sampler,
-                        grids=grids,
-                        generator=g,
-                        callback=lambda _: bar.update(1),
-                    ).float()
-                )
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            elapsed = time.perf_counter() - t0
-            x = torch.cat(parts).cpu().numpy()
-            if not np.all(np.isfinite(x)):
-                x = np.nan_to_num(x, nan=0.0, posinf=1e6, neginf=-1e6)
-            values = suite.evaluate(x)
+            per_draw: list[dict[str, float]] = []
+            for r, draw in enumerate(draws):
+                parts = []
+                t0 = time.perf_counter()
+                for b, size in batches:
+                    rebalance()
+                    g = torch.Generator(device=device).manual_seed(draw.batch_seed(b, N))
+                    parts.append(
+                        model.sample(
+                            size,
+                            sampler=spec.sampler,
+                            grids=grids,
+                            generator=g,
+                            callback=lambda _: bar.update(1),
+                        ).float()
+                    )
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                if r == 0:
+                    elapsed = time.perf_counter() - t0
+                    first = torch.cat(parts).cpu().numpy()
+                x = torch.cat(parts).cpu().numpy() if r else first
+                if not np.all(np.isfinite(x)):
+                    x = np.nan_to_num(x, nan=0.0, posinf=1e6, neginf=-1e6)
+                    first = x if r == 0 else first
+                per_draw.append(suite.evaluate(x))
+            values = {m: float(np.mean([d[m] for d in per_draw])) for m in suite.metrics}
             for m in suite.metrics:
                 out.metrics[m].append(values[m])
+                if repeats > 1:
+                    spread = float(np.std([d[m] for d in per_draw], ddof=1))
+                    out.metrics_se[m].append(spread / float(np.sqrt(repeats)))
+            x = first
             out.seconds_per_sample.append(elapsed / n)
             out.evaluations_per_sample.append(N * n_nets)
             out.samples.append(x[:keep].copy())
@@ -253,6 +284,7 @@ def sweep(
     spec: SamplingSpec = DEFAULT,
     keep: int = 8,
     progress: bool = True,
+    repeats: int = 1,
 ) -> dict[str, ModelSweep]:
     """:func:`sweep_model` for every model (by label, e.g. ``sgm``, ``wsgm``), same suite.
 
@@ -269,6 +301,7 @@ def sweep(
             keep=keep,
             progress=progress,
             desc=f"sweep {label}",
+            repeats=repeats,
         )
     return out
 
