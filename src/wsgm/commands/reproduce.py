@@ -132,7 +132,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=__doc__,
         formatter_class=HelpFormatter,
     )
-    p.add_argument("experiment", help="gaussian, phi4 or images")
+    p.add_argument(
+        "experiment",
+        help="gaussian, phi4, images, or phi4-scaling (steps needed against L: --sizes)",
+    )
+    p.add_argument(
+        "--sizes",
+        default="16,32,64",
+        metavar="L1,L2,...",
+        help="phi4-scaling: the sizes L (8 x a power of two, >= 16; the WSGMs go down to 8x8)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="phi4-scaling: sample draws per N (mean and standard error)",
+    )
     p.add_argument("--out", required=True, help="output folder (reused by a second run)")
     p.add_argument("--full", action="store_true", help="paper-scale preset (for a GPU)")
     p.add_argument(
@@ -149,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.reproduce import reproduce
     from ..experiments.results import headline_sentence
 
+    if args.experiment == "phi4-scaling":
+        return _run_scaling(args)
     preset = preset_from_args(preset_for(args.experiment, full=args.full), args)
     assert isinstance(preset, Preset)
     t0 = time.perf_counter()
@@ -165,4 +182,28 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {data['report']} ({time.perf_counter() - t0:.0f} s)")
     metric = "spectrum" if args.experiment != "images" else next(iter(data["headline"]["metrics"]))
     print(headline_sentence(data, metric))
+    return 0
+
+
+def _run_scaling(args: argparse.Namespace) -> int:
+    from ..experiments.presets import Preset, preset_for
+    from ..experiments.scaling import phi4_scaling
+    from ..sampling.spec import parse_int_list
+
+    preset = preset_from_args(preset_for("phi4", full=args.full), args)
+    assert isinstance(preset, Preset)
+    sizes = parse_int_list(args.sizes, what="--sizes")
+    t0 = time.perf_counter()
+    result = phi4_scaling(
+        args.out, sizes, preset, repeats=args.repeats, progress=not args.no_progress,
+        cpu=args.cpu,
+    )  # fmt: skip
+    print(f"report: {args.out}/report.md, scaling.json ({time.perf_counter() - t0:.0f} s)")
+    spec = result["metrics"]["spectrum"]
+    for kind in ("sgm", "wsgm"):
+        cells = ", ".join(
+            f"L={L}: {v:.3g}" if v is not None else f"L={L}: not reached"
+            for L, v in spec[kind]["euler/quadratic"].items()
+        )
+        print(f"{kind.upper()} N needed (spectrum, euler/quadratic): {cells}")
     return 0

@@ -1,0 +1,58 @@
+"""``wsgm reproduce phi4-scaling``: N_needed against L, end to end on tiny sizes, resumable,
+and the log-linear crossing it reports."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from wsgm.cli import main
+from wsgm.experiments.scaling import n_needed
+
+TINY = ["--n-train", "64", "--n", "8", "--sweep-steps", "2,8", "--train-steps", "2",
+        "--channels", "8", "--train-batch", "8", "--threads", "1", "--no-progress",
+        "--set", "train.warmup_steps=1", "--repeats", "2"]  # fmt: skip
+
+
+def test_n_needed_interpolates_log_linearly() -> None:
+    # log value linear in log N: a power law between the swept points
+    assert n_needed([2, 8], [3.0, 1.0], 2.0) == pytest.approx(
+        2 * 4 ** (math.log(1.5) / math.log(3))
+    )
+    assert n_needed([2, 8], [1.0, 0.5], 2.0) == 2.0  # below from the start
+    assert n_needed([2, 8], [3.0, 2.5], 2.0) is None
+    assert n_needed([2, 4, 8], [3.0, float("nan"), 1.0], 2.0) == 8.0
+    v = n_needed([4, 16], [1.0, 0.25], 0.5)
+    assert v is not None and math.isclose(v, 8.0)
+
+
+def test_phi4_scaling_end_to_end_and_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "scaling"
+    argv = ["reproduce", "phi4-scaling", "--out", str(out), "--sizes", "16,32", *TINY]
+    assert main(argv) == 0
+    data = json.loads((out / "scaling.json").read_text())
+    assert data["sizes"] == [16, 32]
+    spec = data["metrics"]["spectrum"]
+    assert set(spec["noise_floor"]) == {"16", "32"}
+    assert set(spec["sgm"]) == {"euler/quadratic", "dpm2m/logsnr", "dpm2m/logsnr-shifted"}
+    assert set(spec["wsgm"]) == {"euler/quadratic", "dpm2m/logsnr"}
+    assert set(spec["exact_wsgm"]["euler/quadratic"]) == {"16", "32"}
+    assert set(data["train_seconds"]["wsgm"]) == {"16", "32"}
+    assert all(v > 0 for v in data["train_seconds"]["sgm"].values())
+    assert (out / "steps_vs_size.png").stat().st_size > 1000
+    report = (out / "report.md").read_text()
+    assert "| spectrum | euler/quadratic | sgm |" in report
+    # the WSGM at L = 32 has J = 2 (coarsest 8x8)
+    config = json.loads((out / "L32" / "runs" / "wsgm" / "model" / "config.json").read_text())
+    assert config["model"]["levels"] == 2
+    before = (out / "L16" / "sweeps" / "euler-quadratic.json").stat().st_mtime_ns
+    assert main(argv) == 0  # everything reused
+    assert (out / "L16" / "sweeps" / "euler-quadratic.json").stat().st_mtime_ns == before
+    capsys.readouterr()
+    assert main([*argv[:-2], "--sizes", "24"]) == 2
+    assert "8 x a power of two" in capsys.readouterr().err
