@@ -179,18 +179,23 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, len(SETTINGS), figsize=(5 * len(SETTINGS), 4), squeeze=False)
     spec = result["metrics"]["spectrum"]
     for ax, setting in zip(axes[0], SETTINGS, strict=True):
-        for key, style in (("sgm", "o-"), ("wsgm", "s-"), ("exact_sgm", "--"),
-                           ("exact_wsgm", "--")):  # fmt: skip
+        for key, style, color, label in (
+            ("sgm", "o-", "C0", "SGM, trained"), ("wsgm", "s-", "C1", "WSGM, trained"),
+            ("exact_sgm", "o--", "C0", "SGM, exact scores (twin)"),
+            ("exact_wsgm", "s--", "C1", "WSGM, exact scores (twin)"),
+        ):  # fmt: skip
             curve = spec.get(key, {}).get(setting)
             if not curve:
                 continue
             xs = [int(L) for L, n in curve.items() if n is not None]
             ys = [curve[str(L)] for L in xs]
             if xs:
-                ax.plot(xs, ys, style, label=key.replace("_", " ").upper().replace("EXACT ",
-                        "exact scores, "))  # fmt: skip
+                ax.plot(xs, ys, style, color=color, label=label, mfc="none" if "--" in style
+                        else color)  # fmt: skip
         ax.set(xscale="log", yscale="log", xlabel="L", ylabel="N needed (2x floor)",
                title=f"spectrum error, {setting}")  # fmt: skip
+        ax.set_xticks(result["sizes"], [str(L) for L in result["sizes"]])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
         ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
@@ -217,7 +222,7 @@ def report_text(result: dict[str, Any]) -> str:
             return "not reached"
         text = f"{v:.3g}"
         if iv and None not in iv:
-            text += f" [{iv[1]:.3g}, {iv[0]:.3g}]"
+            text += f" [{min(iv):.3g}, {max(iv):.3g}]"
         return text
 
     for name, m in result["metrics"].items():
