@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from ..cpu import rebalance
 from ..errors import WSGMError
@@ -228,44 +229,21 @@ def sweep_model(
     if repeats > 1:
         out.metrics_se = {m: [] for m in suite.metrics}
     draws = [spec] + [spec.replace(seed=derive_seed(spec.seed, r)) for r in range(1, repeats)]
-    device = model.device
+    levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
     try:
         for N in steps:
-            levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
             grids = spec.replace(steps=N).grids(T=model.sde.T, levels=levels, size=min(cfg.size))
-            per_draw: list[dict[str, float]] = []
-            for r, draw in enumerate(draws):
-                parts = []
-                t0 = time.perf_counter()
-                for b, size in batches:
-                    rebalance()
-                    g = torch.Generator(device=device).manual_seed(draw.batch_seed(b, N))
-                    parts.append(
-                        model.sample(
-                            size,
-                            sampler=spec.sampler,
-                            grids=grids,
-                            generator=g,
-                            callback=lambda _: bar.update(1),
-                        ).float()
-                    )
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                if r == 0:
-                    elapsed = time.perf_counter() - t0
-                    first = torch.cat(parts).cpu().numpy()
-                x = torch.cat(parts).cpu().numpy() if r else first
-                if not np.all(np.isfinite(x)):
-                    x = np.nan_to_num(x, nan=0.0, posinf=1e6, neginf=-1e6)
-                    first = x if r == 0 else first
-                per_draw.append(suite.evaluate(x))
+            drawn = [_draw_set(model, batches, grids, spec.sampler, d, N, bar) for d in draws]
+            sets = [x for x, _ in drawn]
+            elapsed = drawn[0][1]  # the times are the first draw's
+            per_draw = [suite.evaluate(x) for x in sets]
             values = {m: float(np.mean([d[m] for d in per_draw])) for m in suite.metrics}
             for m in suite.metrics:
                 out.metrics[m].append(values[m])
                 if repeats > 1:
                     spread = float(np.std([d[m] for d in per_draw], ddof=1))
                     out.metrics_se[m].append(spread / float(np.sqrt(repeats)))
-            x = first
+            x = sets[0]
             out.seconds_per_sample.append(elapsed / n)
             out.evaluations_per_sample.append(N * n_nets)
             out.samples.append(x[:keep].copy())
@@ -274,6 +252,37 @@ def sweep_model(
     finally:
         bar.close()
     return out
+
+
+def _draw_set(
+    model: ScoreModel,
+    batches: Sequence[tuple[int, int]],
+    grids: Tensor | list[Tensor],
+    sampler: str,
+    draw: SamplingSpec,
+    steps: int,
+    bar: Any,
+) -> tuple[np.ndarray, float]:
+    """One sample set of a sweep point (batch b from ``draw.batch_seed(b, steps)``) and the
+    seconds its sampling took; NaN/Inf (a diverged sampler) replaced by finite values so the
+    metrics still score it."""
+    device = model.device
+    t0 = time.perf_counter()
+    parts = []
+    for b, size in batches:
+        rebalance()
+        g = torch.Generator(device=device).manual_seed(draw.batch_seed(b, steps))
+        x = model.sample(
+            size, sampler=sampler, grids=grids, generator=g, callback=lambda _: bar.update(1)
+        )
+        parts.append(x.float())
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - t0
+    out = torch.cat(parts).cpu().numpy()
+    if not np.all(np.isfinite(out)):
+        out = np.nan_to_num(out, nan=0.0, posinf=1e6, neginf=-1e6)
+    return out, seconds
 
 
 def sweep(

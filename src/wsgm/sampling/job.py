@@ -114,89 +114,69 @@ def run_batches(
     if n < 1 or batch_size < 1:
         raise WSGMError(f"--n and --sample-batch must be >= 1, got {n} and {batch_size}")
     import torch.distributed as dist
+    from tqdm import tqdm
 
     on = dist.is_available() and dist.is_initialized()
     rank, world = (dist.get_rank(), dist.get_world_size()) if on else (0, 1)
     key = json.loads(json.dumps({**(key or {}), "n": n, "batch_size": batch_size, "seed": seed}))
-    with contextlib.ExitStack() as stack:
-        if partial is not None and rank == 0:
-            lock = _lock_path(partial)
-            stack.enter_context(exclusive_lock(lock, what=f"partial file {partial}"))
-            remove_dead_temporaries(partial)
-        return _run(
-            draw, n, batch_size=batch_size, seed=seed, device=device, out_shape=out_shape,
-            partial=partial, key=key, save_every=save_every, rank=rank, world=world, on=on,
-            steps_per_batch=steps_per_batch, progress=progress,
-        )  # fmt: skip
-
-
-def _run(
-    draw: Callable[[int, torch.Generator, Callback | None], Tensor],
-    n: int,
-    *,
-    batch_size: int,
-    seed: int,
-    device: torch.device,
-    out_shape: tuple[int, ...],
-    partial: Path | None,
-    key: dict[str, Any],
-    save_every: float,
-    rank: int,
-    world: int,
-    on: bool,
-    steps_per_batch: int,
-    progress: bool,
-) -> np.ndarray | None:
-    import torch.distributed as dist
-    from tqdm import tqdm
-
-    n_batches = -(-n // batch_size)
-    done: dict[int, np.ndarray] = {}
-    if partial is not None and partial.exists():
-        done = _read_partial(partial, key)
-        if any(b >= n_batches or v.shape != (batch_size, *out_shape) for b, v in done.items()):
-            raise WSGMError(f"{partial} holds batches of another shape; delete it to start over")
-    if on:
-        dist.barrier()  # every process has read the same partial file before process 0 writes
-    pending = [b for b in range(n_batches) if b not in done]
-    last_save = time.monotonic()
-    mine_count = len(pending[rank::world])
-    bar = tqdm(
-        total=mine_count * max(steps_per_batch, 1),
-        desc="sample",
-        unit="step" if steps_per_batch else "batch",
-        disable=not (progress and rank == 0),
-        dynamic_ncols=True,
+    # One process writes the partial file at a time (a second `wsgm sample` is refused).
+    lock = (
+        exclusive_lock(_lock_path(partial), what=f"partial file {partial}")
+        if partial is not None and rank == 0
+        else contextlib.nullcontext()
     )
-    tick = (lambda _: bar.update(1)) if progress and rank == 0 and steps_per_batch else None
-    for r in range(-(-len(pending) // world)):
-        mine = r * world + rank
-        b = pending[mine] if mine < len(pending) else -1
-        rebalance()
-        if b >= 0:
-            g = torch.Generator(device=device).manual_seed(batch_seed(seed, b))
-            x = draw(b, g, tick).float()
-            if not steps_per_batch:
-                bar.update(1)
-        else:
-            x = torch.zeros(batch_size, *out_shape, device=device)
-        if world > 1:
-            xs = [torch.zeros_like(x) for _ in range(world)]
-            dist.all_gather(xs, x.contiguous())
-            first = r * world
-            got = [(pending[first + q], xs[q]) for q in range(min(world, len(pending) - first))]
-        else:
-            got = [(b, x)]
-        if rank == 0:
-            for bi, xi in got:
-                done[bi] = xi.cpu().numpy()
-            if partial is not None and time.monotonic() - last_save >= save_every:
-                _write_partial(partial, key, done)
-                last_save = time.monotonic()
-    bar.close()
-    if on:
-        dist.barrier()  # no process leaves while another is still in a collective
-    if rank != 0:
-        return None
-    out = np.concatenate([done[b] for b in range(n_batches)])[:n]
-    return np.ascontiguousarray(out, dtype=np.float32)
+    with lock:
+        if partial is not None and rank == 0:
+            remove_dead_temporaries(partial)
+        n_batches = -(-n // batch_size)
+        done: dict[int, np.ndarray] = {}
+        if partial is not None and partial.exists():
+            done = _read_partial(partial, key)
+            if any(b >= n_batches or v.shape != (batch_size, *out_shape) for b, v in done.items()):
+                raise WSGMError(
+                    f"{partial} holds batches of another shape; delete it to start over"
+                )
+        if on:
+            dist.barrier()  # every process has read the same partial file before process 0 writes
+        pending = [b for b in range(n_batches) if b not in done]
+        last_save = time.monotonic()
+        mine_count = len(pending[rank::world])
+        bar = tqdm(
+            total=mine_count * max(steps_per_batch, 1),
+            desc="sample",
+            unit="step" if steps_per_batch else "batch",
+            disable=not (progress and rank == 0),
+            dynamic_ncols=True,
+        )
+        tick = (lambda _: bar.update(1)) if progress and rank == 0 and steps_per_batch else None
+        for r in range(-(-len(pending) // world)):
+            mine = r * world + rank
+            b = pending[mine] if mine < len(pending) else -1
+            rebalance()
+            if b >= 0:
+                g = torch.Generator(device=device).manual_seed(batch_seed(seed, b))
+                x = draw(b, g, tick).float()
+                if not steps_per_batch:
+                    bar.update(1)
+            else:
+                x = torch.zeros(batch_size, *out_shape, device=device)
+            if world > 1:
+                xs = [torch.zeros_like(x) for _ in range(world)]
+                dist.all_gather(xs, x.contiguous())
+                first = r * world
+                got = [(pending[first + q], xs[q]) for q in range(min(world, len(pending) - first))]
+            else:
+                got = [(b, x)]
+            if rank == 0:
+                for bi, xi in got:
+                    done[bi] = xi.cpu().numpy()
+                if partial is not None and time.monotonic() - last_save >= save_every:
+                    _write_partial(partial, key, done)
+                    last_save = time.monotonic()
+        bar.close()
+        if on:
+            dist.barrier()  # no process leaves while another is still in a collective
+        if rank != 0:
+            return None
+        out = np.concatenate([done[b] for b in range(n_batches)])[:n]
+        return np.ascontiguousarray(out, dtype=np.float32)
