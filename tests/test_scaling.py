@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,9 +51,33 @@ def test_phi4_scaling_end_to_end_and_resumes(
     # the WSGM at L = 32 has J = 2 (coarsest 8x8)
     config = json.loads((out / "L32" / "runs" / "wsgm" / "model" / "config.json").read_text())
     assert config["model"]["levels"] == 2
-    before = (out / "L16" / "sweeps" / "euler-quadratic.json").stat().st_mtime_ns
+    before = (out / "L16" / "sweeps" / "euler-quadratic-sgm.json").stat().st_mtime_ns
     assert main(argv) == 0  # everything reused
-    assert (out / "L16" / "sweeps" / "euler-quadratic.json").stat().st_mtime_ns == before
+    assert (out / "L16" / "sweeps" / "euler-quadratic-sgm.json").stat().st_mtime_ns == before
     capsys.readouterr()
     assert main([*argv[:-2], "--sizes", "24"]) == 2
     assert "8 x a power of two" in capsys.readouterr().err
+
+
+def _sweep_of(steps: list[int], values: list[float], se: float = 0.0) -> Any:
+    from wsgm.experiments.sweep import ModelSweep
+
+    return ModelSweep("sgm", steps, {"spectrum": values}, {"spectrum": 1.0},
+                      [0.0] * len(steps), list(steps), metrics_se={"spectrum": [se] * len(steps)},
+                      repeats=2)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("steps", "values", "se", "stops"),
+    [
+        ([2, 4, 8], [9.0, 4.0, 1.5], 0.1, True),  # crossed 2x floor with mean + SE
+        ([2, 4, 8], [9.0, 4.0, 1.95], 0.1, False),  # mean crossed, mean + SE not yet
+        ([4, 8, 16], [5.0, 4.8, 4.7], 0.1, True),  # stopped falling at N >= 16
+        ([2, 4, 8], [5.0, 4.8, 4.7], 0.1, False),  # flat, but N < 16: Euler may still fall
+        ([8, 16, 32], [9.0, 6.0, 5.9], 0.1, False),  # one flat doubling is not enough
+    ],
+)
+def test_stop_rule(steps: list[int], values: list[float], se: float, stops: bool) -> None:
+    from wsgm.experiments.scaling import stop_rule
+
+    assert stop_rule(2.0)(_sweep_of(steps, values, se)) is stops

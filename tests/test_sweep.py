@@ -228,3 +228,43 @@ def test_repeats_give_mean_and_standard_error() -> None:
         sweep_model(model, suite, steps=[2], spec=spec, progress=False, repeats=0)  # type: ignore[arg-type]
     data = sweep_dict({"sgm": three}, settings={})
     assert "spectrum_se" in csv_text(data).splitlines()[0]
+
+
+def test_sweep_stops_when_asked_and_resumes_from_a_partial_sweep() -> None:
+    from wsgm.experiments.sweep import ModelSweep
+
+    suite = FieldSuite(_white(256), sample_size=128, generator=np.random.default_rng(0))
+    model = NoisyWhite("sgm", bias=2.0)
+    spec = SamplingSpec(batch_size=64)
+    full = sweep_model(model, suite, steps=[1, 2, 4, 8], spec=spec, progress=False, repeats=2)  # type: ignore[arg-type]
+    saved: list[dict[str, Any]] = []
+    asked: list[int] = []
+
+    def stop(sw: ModelSweep) -> bool:
+        asked.append(sw.steps[-1])
+        return sw.steps[-1] >= 2
+
+    def keep(sw: ModelSweep) -> None:
+        saved.append(sw.to_dict())
+
+    part = sweep_model(model, suite, steps=[1, 2, 4, 8], spec=spec, progress=False,  # type: ignore[arg-type]
+                       repeats=2, stop=stop, on_point=keep)  # fmt: skip
+    assert part.steps == [1, 2] and asked == [1, 2] and len(saved) == 2
+    assert part.metrics["spectrum"] == full.metrics["spectrum"][:2]
+    # a partial sweep read back from its JSON gives its points; the rest is sampled
+    resumed = ModelSweep.from_dict(json.loads(json.dumps(saved[0])))
+    assert resumed.steps == [1]
+    again = sweep_model(model, suite, steps=[1, 2, 4, 8], spec=spec, progress=False,  # type: ignore[arg-type]
+                        repeats=2, resume=resumed)  # fmt: skip
+    assert again.steps == [1, 2, 4, 8]
+    for m in suite.metrics:
+        assert again.metrics[m] == full.metrics[m]
+        assert again.metrics_se[m] == full.metrics_se[m]
+    assert again.seconds_per_sample[0] == resumed.seconds_per_sample[0]
+    # a partial sweep of another measurement is refused, not mixed in
+    with pytest.raises(WSGMError, match="does not match"):
+        sweep_model(model, suite, steps=[1, 2], spec=spec, progress=False, repeats=3,  # type: ignore[arg-type]
+                    resume=resumed)  # fmt: skip
+    with pytest.raises(WSGMError, match=r"N = \[1\], not in the steps \[2, 4\]"):
+        sweep_model(model, suite, steps=[2, 4], spec=spec, progress=False, repeats=2,  # type: ignore[arg-type]
+                    resume=resumed)  # fmt: skip

@@ -37,11 +37,10 @@ from ..training.device import use_cpu
 from .datasets import make_datasets
 from .gaussian_twin import data_spectrum, twin_spectrum_errors_exact
 from .presets import Preset
-from .results import sweep_dict
 from .runs import load_trained, train_run
-from .sweep import FIELD_METRICS, FieldSuite, sweep
+from .sweep import FIELD_METRICS, FieldSuite, ModelSweep, sweep_model
 
-__all__ = ["SETTINGS", "n_needed", "phi4_scaling"]
+__all__ = ["SETTINGS", "n_needed", "phi4_scaling", "stop_rule", "train_size"]
 
 COARSEST = 8
 SETTINGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -81,8 +80,116 @@ def _levels(size: int) -> int:
     return int(math.log2(size // COARSEST))
 
 
-def _sweep_file(d: Path, setting: str) -> Path:
-    return d / "sweeps" / (setting.replace("/", "-") + ".json")
+def _sweep_file(d: Path, setting: str, kind: str) -> Path:
+    return d / "sweeps" / f"{setting.replace('/', '-')}-{kind}.json"
+
+
+def stop_rule(factor: float, *, flat: float = 0.9, min_steps: int = 16) -> Any:
+    """When a scaling sweep has what N_needed needs: after every N, stop once each metric has
+    either crossed ``factor`` x its floor with its mean + SE (so the crossing and its
+    interval are known), or stopped falling (at N >= ``min_steps``, each of the last two
+    doublings lowered it by less than 1 - ``flat``: the network, not the step count, limits
+    it, and more steps would not bring it down). Saves the large N that decide nothing."""
+
+    def stop(sw: ModelSweep) -> bool:
+        for name, vals in sw.metrics.items():
+            thr = factor * sw.noise_floor[name]
+            se = sw.metrics_se.get(name, [0.0] * len(vals))
+            if any(v + e <= thr for v, e in zip(vals, se, strict=True)):
+                continue
+            if (
+                len(vals) >= 3
+                and sw.steps[-1] >= min_steps
+                and vals[-1] > flat * vals[-2]
+                and vals[-2] > flat * vals[-3]
+            ):
+                continue
+            return False
+        return True
+
+    return stop
+
+
+def _same_as(setting: str, kind: str, model: Any, preset: Preset, levels: int) -> str | None:
+    """An earlier setting whose sampler and grids (at every swept N) are this one's for this
+    model, so its sweep stands for this one; None if there is none."""
+    sampler, grid, _ = SETTINGS[setting]
+    lv = levels if kind == "wsgm" else None
+
+    def grids(g: str) -> list[Any]:
+        spec = preset.spec.replace(sampler=sampler, grid=g)
+        out = []
+        for n in preset.steps:
+            got = spec.replace(steps=n).grids(T=model.sde.T, levels=lv, size=preset.size)
+            out += got if isinstance(got, list) else [got]
+        return out
+
+    mine = grids(grid)
+    for other, (sampler2, grid2, kinds2) in SETTINGS.items():
+        if other == setting:
+            return None
+        if sampler2 == sampler and kind in kinds2:
+            theirs = grids(grid2)
+            if all(torch.equal(a, b) for a, b in zip(mine, theirs, strict=True)):
+                return other
+    return None
+
+
+def _sweep_one(
+    d: Path,
+    setting: str,
+    kind: str,
+    model: Any,
+    suite: FieldSuite,
+    steps: Sequence[int],
+    spec: Any,
+    *,
+    repeats: int,
+    stop: Any,
+    progress: bool,
+) -> dict[str, Any]:
+    """One model's sweep for one setting, saved after every N (``complete`` false until it
+    ends) and resumed from there; a finished one is read back."""
+    f = _sweep_file(d, setting, kind)
+    resume = None
+    if f.exists():
+        saved = read_json(f)
+        if saved.get("complete"):
+            return dict(saved["sweep"])
+        resume = ModelSweep.from_dict(saved["sweep"])
+    f.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(sw: ModelSweep, complete: bool = False) -> None:
+        write_json_atomic(f, {"complete": complete, "setting": setting, "size": int(d.name[1:]),
+                              "sweep": sw.to_dict()})  # fmt: skip
+
+    sw = sweep_model(model, suite, steps=steps, spec=spec, progress=progress, repeats=repeats,
+                     desc=f"L={d.name[1:]} {setting} {kind}", stop=stop, resume=resume,
+                     on_point=save)  # fmt: skip
+    save(sw, complete=True)
+    return sw.to_dict()
+
+
+def train_size(
+    d: Path, preset: Preset, *, cpu: bool = False, progress: bool = True
+) -> tuple[Any, dict[str, float]]:
+    """Data (``d/data``) and the trained SGM and WSGM (``d/runs/{sgm,wsgm}``) of one size
+    ``preset.size``, made or resumed; returns the data sets and each model's training
+    seconds, summed over the runs that trained it (``train_seconds.json``)."""
+    sets = make_datasets(d, preset, progress=progress)
+    seconds: dict[str, float] = {}
+    for kind in ("sgm", "wsgm"):
+        run = preset.run_config(kind, str(sets.train_path), cpu=cpu, progress=progress)
+        if kind == "wsgm":
+            run.model.levels = _levels(preset.size)
+        took = train_run(run, d / "runs" / kind)  # 0 when reused
+        state = d / "runs" / kind / "train_seconds.json"
+        total = float(read_json(state)["seconds"]) if state.exists() else 0.0
+        if took > 0:  # a resumed training adds its part
+            total += took
+            write_json_atomic(state, {"seconds": total})
+        seconds[kind] = total
+    return sets, seconds
 
 
 def phi4_scaling(
@@ -111,40 +218,34 @@ def phi4_scaling(
     metrics = result["metrics"]
     for name in FIELD_METRICS:
         metrics[name] = {"noise_floor": {}, **{k: {} for k in (
-            "sgm", "wsgm", "interval_sgm", "interval_wsgm")}}  # fmt: skip
+            "sgm", "wsgm", "interval_sgm", "interval_wsgm", "best_ratio_sgm",
+            "best_ratio_wsgm", "swept_sgm", "swept_wsgm")}}  # fmt: skip
     metrics["spectrum"].update({"exact_sgm": {}, "exact_wsgm": {}})
     for L in sizes:
         p = preset.replace(size=L)
         d = out / f"L{L}"
-        sets = make_datasets(d, p, progress=progress)
+        sets, seconds = train_size(d, p, cpu=cpu, progress=progress)
         for kind in ("sgm", "wsgm"):
-            run = p.run_config(kind, str(sets.train_path), cpu=cpu, progress=progress)
-            if kind == "wsgm":
-                run.model.levels = levels[L]
-            seconds = train_run(run, d / "runs" / kind)  # 0 when reused
-            state = d / "runs" / kind / "train_seconds.json"
-            total = float(read_json(state)["seconds"]) if state.exists() else 0.0
-            if seconds > 0:  # a resumed training adds its part
-                total += seconds
-                write_json_atomic(state, {"seconds": total})
-            result["train_seconds"][kind][str(L)] = total
+            result["train_seconds"][kind][str(L)] = seconds[kind]
         models = {k: load_trained(d / "runs" / k, device=device) for k in ("sgm", "wsgm")}
         ref = sets.reference.fields[: 2 * p.n_samples]
         suite = FieldSuite(ref, sample_size=p.n_samples, metrics=FIELD_METRICS,
                            generator=np.random.default_rng(p.seed))  # fmt: skip
         spec_twin = data_spectrum(sets.train.fields[:2048])
+        swept: dict[tuple[str, str], dict[str, Any]] = {}
         for setting, (sampler, grid, kinds) in SETTINGS.items():
-            f = _sweep_file(d, setting)
-            if f.exists():
-                data = read_json(f)
-            else:
-                spec = p.spec.replace(sampler=sampler, grid=grid)
-                chosen = {k: models[k] for k in kinds}
-                results = sweep(chosen, suite, steps=p.steps, spec=spec, progress=progress,
-                                repeats=repeats)  # fmt: skip
-                data = sweep_dict(results, factor=factor, settings={"size": L, "setting": setting})
-                f.parent.mkdir(parents=True, exist_ok=True)
-                write_json_atomic(f, data)
+            spec = p.spec.replace(sampler=sampler, grid=grid)
+            models_data = {}
+            for kind in kinds:
+                same = _same_as(setting, kind, models[kind], p, levels[L])
+                if same is not None:  # e.g. the shifted grid at its reference size
+                    models_data[kind] = swept[(same, kind)]
+                    continue
+                models_data[kind] = swept[(setting, kind)] = _sweep_one(
+                    d, setting, kind, models[kind], suite, p.steps, spec, repeats=repeats,
+                    stop=stop_rule(factor), progress=progress,
+                )  # fmt: skip
+            data = {"models": models_data}
             for name in FIELD_METRICS:
                 m = metrics[name]
                 for kind, md in data["models"].items():
@@ -157,6 +258,11 @@ def phi4_scaling(
                     lo = n_needed(md["steps"], [v - s for v, s in zip(vals, se, strict=True)], thr)
                     hi = n_needed(md["steps"], [v + s for v, s in zip(vals, se, strict=True)], thr)
                     m[f"interval_{kind}"].setdefault(setting, {})[str(L)] = [lo, hi]
+                    finite = [v for v in vals if math.isfinite(v)]
+                    m[f"best_ratio_{kind}"].setdefault(setting, {})[str(L)] = (
+                        min(finite) / floor if finite and floor > 0 else None
+                    )
+                    m[f"swept_{kind}"].setdefault(setting, {})[str(L)] = list(md["steps"])
             exact = twin_spectrum_errors_exact(
                 spec_twin, p.steps, sampler=sampler, grid=grid, levels=levels[L],
                 wavelet=models["wsgm"].config.wavelet,
@@ -176,27 +282,39 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     from .plots import _plt, _save
 
     plt = _plt()
-    fig, axes = plt.subplots(1, len(SETTINGS), figsize=(5 * len(SETTINGS), 4), squeeze=False)
-    spec = result["metrics"]["spectrum"]
-    for ax, setting in zip(axes[0], SETTINGS, strict=True):
-        for key, style, color, label in (
-            ("sgm", "o-", "C0", "SGM, trained"), ("wsgm", "s-", "C1", "WSGM, trained"),
-            ("exact_sgm", "o--", "C0", "SGM, exact scores (twin)"),
-            ("exact_wsgm", "s--", "C1", "WSGM, exact scores (twin)"),
-        ):  # fmt: skip
-            curve = spec.get(key, {}).get(setting)
-            if not curve:
-                continue
-            xs = [int(L) for L, n in curve.items() if n is not None]
-            ys = [curve[str(L)] for L in xs]
-            if xs:
+    names = list(result["metrics"])
+    fig, axes = plt.subplots(len(names), len(SETTINGS), figsize=(5 * len(SETTINGS),
+                             3.6 * len(names)), squeeze=False)  # fmt: skip
+    for row, name in zip(axes, names, strict=True):
+        m = result["metrics"][name]
+        for ax, setting in zip(row, SETTINGS, strict=True):
+            for key, style, color, label in (
+                ("sgm", "o-", "C0", "SGM, trained"), ("wsgm", "s-", "C1", "WSGM, trained"),
+                ("exact_sgm", "o--", "C0", "SGM, exact scores (twin)"),
+                ("exact_wsgm", "s--", "C1", "WSGM, exact scores (twin)"),
+            ):  # fmt: skip
+                curve = m.get(key, {}).get(setting)
+                if not curve:
+                    continue
+                xs = [int(L) for L, n in curve.items() if n is not None]
+                ys = [curve[str(L)] for L in xs]
+                if not xs:
+                    continue
                 ax.plot(xs, ys, style, color=color, label=label, mfc="none" if "--" in style
                         else color)  # fmt: skip
-        ax.set(xscale="log", yscale="log", xlabel="L", ylabel="N needed (2x floor)",
-               title=f"spectrum error, {setting}")  # fmt: skip
-        ax.set_xticks(result["sizes"], [str(L) for L in result["sizes"]])
-        ax.xaxis.set_minor_locator(plt.NullLocator())
-        ax.legend(fontsize=7)
+                ivs = m.get(f"interval_{key}", {}).get(setting, {})
+                for L in xs:
+                    iv = ivs.get(str(L))
+                    if iv and None not in iv:
+                        ax.plot([L, L], [min(iv), max(iv)], "-", color=color, alpha=0.5)
+            ax.set(xscale="log", yscale="log", xlabel="L", ylabel="N needed (2x floor)",
+                   title=f"{name}, {setting}")  # fmt: skip
+            ax.set_xticks(result["sizes"], [str(L) for L in result["sizes"]])
+            ax.xaxis.set_minor_locator(plt.NullLocator())
+            if ax.has_data():
+                ax.legend(fontsize=7)
+            else:
+                ax.text(0.5, 0.5, "not reached", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     _save(fig, path)
 
@@ -209,7 +327,10 @@ def report_text(result: dict[str, Any]) -> str:
         "",
         f"N_needed = where the error crosses {result['factor']:g}x the noise floor "
         f"(log-linear between swept N; [interval] from mean ∓ SE over {result['repeats']} "
-        "sample draws). Exact: the data's Gaussian twin with exact scores, closed form.",
+        "sample draws). Exact: the data's Gaussian twin with exact scores, closed form. A "
+        "trained model's sweep stops once every metric has crossed (mean + SE) or stopped "
+        "falling (< 10 % per doubling twice, N >= 16); 'not reached' gives its best "
+        "value / floor and the largest N swept.",
         "",
         "![N needed vs L](steps_vs_size.png)",
         "",
@@ -217,9 +338,12 @@ def report_text(result: dict[str, Any]) -> str:
         "|---|---|---|" + "---:|" * len(sizes),
     ]
 
-    def cell(v: Any, iv: Any = None) -> str:
+    def cell(v: Any, iv: Any = None, best: Any = None, swept: Any = None) -> str:
         if v is None:
-            return "not reached"
+            text = "not reached"
+            if best is not None and swept:
+                text += f" ({best:.2g}x floor at best, N <= {max(swept)})"
+            return text
         text = f"{v:.3g}"
         if iv and None not in iv:
             text += f" [{min(iv):.3g}, {max(iv):.3g}]"
@@ -232,7 +356,11 @@ def report_text(result: dict[str, Any]) -> str:
                 if not curve:
                     continue
                 ivs = m.get(f"interval_{kind}", {}).get(setting, {})
-                row = " | ".join(cell(curve.get(L), ivs.get(L)) for L in sizes)
+                best = m.get(f"best_ratio_{kind}", {}).get(setting, {})
+                swept = m.get(f"swept_{kind}", {}).get(setting, {})
+                row = " | ".join(
+                    cell(curve.get(L), ivs.get(L), best.get(L), swept.get(L)) for L in sizes
+                )
                 lines.append(f"| {name} | {setting} | {kind} | {row} |")
     lines += ["", "Training seconds per model: " + json.dumps(result["train_seconds"])]
     return "\n".join(lines) + "\n"

@@ -20,7 +20,7 @@ Suites: :class:`FieldSuite` (spectrum error, marginal-histogram and magnetizatio
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -169,6 +169,22 @@ class ModelSweep:
             "radial_spectrum": [[float(v) for v in p] for p in self.spectra],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelSweep:
+        """The sweep :meth:`to_dict` wrote (without the kept samples, which are not saved)."""
+        repeats = int(data.get("repeats", 1))
+        return cls(
+            kind=str(data["kind"]),
+            steps=[int(n) for n in data["steps"]],
+            metrics={k: [float(v) for v in vs] for k, vs in data["metrics"].items()},
+            noise_floor={k: float(v) for k, v in data["noise_floor"].items()},
+            seconds_per_sample=[float(v) for v in data["seconds_per_sample"]],
+            evaluations_per_sample=[int(v) for v in data["network_evaluations_per_sample"]],
+            spectra=[np.asarray(p, dtype=np.float64) for p in data.get("radial_spectrum", [])],
+            metrics_se={k: [float(v) for v in vs] for k, vs in data.get("metrics_se", {}).items()},
+            repeats=repeats,
+        )
+
 
 def check_steps(steps: Sequence[int]) -> list[int]:
     """The step list, sorted and without repeats; every entry must be >= 1."""
@@ -188,6 +204,9 @@ def sweep_model(
     progress: bool = True,
     desc: str | None = None,
     repeats: int = 1,
+    stop: Callable[[ModelSweep], bool] | None = None,
+    resume: ModelSweep | None = None,
+    on_point: Callable[[ModelSweep], None] | None = None,
 ) -> ModelSweep:
     """Sample ``model`` with every N of ``steps`` (``spec``'s sampler, grid, batch size and
     seed) and measure the samples with ``suite``.
@@ -197,6 +216,11 @@ def sweep_model(
     draws that many independent sample sets per N (draw r > 0 from the seed
     ``derive_seed(seed, r)``) and reports the mean and standard error of every metric; the
     times are the first draw's.
+
+    ``stop(sweep_so_far)`` is asked after every N; True ends the sweep there (the result
+    holds the N done). ``resume``, a partial sweep of the same model, suite, spec and
+    repeats (e.g. saved by ``on_point``, which is called after every N), provides the points
+    it holds instead of sampling them again; their kept samples are not restored.
     """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise WSGMError(f"repeats must be a positive integer, got {repeats!r}")
@@ -222,16 +246,22 @@ def sweep_model(
         disable=not progress,
         dynamic_ncols=True,
     )
-    out = ModelSweep(
-        cfg.kind, list(steps), {m: [] for m in suite.metrics}, dict(suite.noise_floors), [], []
-    )
+    out = ModelSweep(cfg.kind, [], {m: [] for m in suite.metrics}, dict(suite.noise_floors), [], [])
     out.repeats = repeats
     if repeats > 1:
         out.metrics_se = {m: [] for m in suite.metrics}
+    if resume is not None:
+        _check_resume(resume, out, steps)
     draws = [spec] + [spec.replace(seed=derive_seed(spec.seed, r)) for r in range(1, repeats)]
     levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
     try:
         for N in steps:
+            if resume is not None and N in resume.steps:
+                _take_point(resume, resume.steps.index(N), out)
+                bar.update(N * n_nets * len(batches) * repeats)
+                if stop is not None and stop(out):
+                    break
+                continue
             grids = spec.replace(steps=N).grids(T=model.sde.T, levels=levels, size=min(cfg.size))
             drawn = [_draw_set(model, batches, grids, spec.sampler, d, N, bar) for d in draws]
             sets = [x for x, _ in drawn]
@@ -244,14 +274,53 @@ def sweep_model(
                     spread = float(np.std([d[m] for d in per_draw], ddof=1))
                     out.metrics_se[m].append(spread / float(np.sqrt(repeats)))
             x = sets[0]
+            out.steps.append(N)
             out.seconds_per_sample.append(elapsed / n)
             out.evaluations_per_sample.append(N * n_nets)
             out.samples.append(x[:keep].copy())
             out.spectra.append(radial_power_spectrum(x[:, 0])[1])
             bar.set_postfix({suite.metrics[0]: f"{values[suite.metrics[0]]:.3g}", "N": N})
+            if on_point is not None:
+                on_point(out)
+            if stop is not None and stop(out):
+                break
     finally:
         bar.close()
     return out
+
+
+def _check_resume(resume: ModelSweep, out: ModelSweep, steps: Sequence[int]) -> None:
+    """A partial sweep can only stand in for points of the same measurement."""
+    same = (
+        resume.kind == out.kind
+        and resume.repeats == out.repeats
+        and set(resume.metrics) == set(out.metrics)
+        and all(abs(resume.noise_floor[m] - out.noise_floor[m]) <= 1e-9 * abs(out.noise_floor[m])
+                for m in out.metrics)
+    )  # fmt: skip
+    if not same:
+        raise WSGMError(
+            f"the partial sweep to resume ({resume.kind}, {resume.repeats} draws, metrics "
+            f"{sorted(resume.metrics)}) does not match this one ({out.kind}, {out.repeats} "
+            f"draws, metrics {sorted(out.metrics)}, or other noise floors); delete it to start over"
+        )
+    extra = sorted(set(resume.steps) - set(steps))
+    if extra:
+        raise WSGMError(
+            f"the partial sweep to resume has N = {extra}, not in the steps {list(steps)}"
+        )
+
+
+def _take_point(src: ModelSweep, i: int, out: ModelSweep) -> None:
+    out.steps.append(src.steps[i])
+    for m in out.metrics:
+        out.metrics[m].append(src.metrics[m][i])
+        if out.repeats > 1:
+            out.metrics_se[m].append(src.metrics_se[m][i])
+    out.seconds_per_sample.append(src.seconds_per_sample[i])
+    out.evaluations_per_sample.append(src.evaluations_per_sample[i])
+    if i < len(src.spectra):
+        out.spectra.append(src.spectra[i])
 
 
 def _draw_set(
