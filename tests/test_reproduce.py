@@ -100,11 +100,23 @@ def test_eval_pair(gaussian_run: Path, tmp_path: Path, capsys: pytest.CaptureFix
             "--n",
             "8",
             "--no-progress",
+            "--allocate",
+            "equal,cost",
         ]
     )
     assert rc == 0
     data = json.loads((out / "sweep.json").read_text())
     assert data["models"]["sgm"]["steps"] == [2, 4]
+    # the WSGM is swept once per allocation; costs in full-resolution evaluations
+    assert set(data["models"]) == {"sgm", "wsgm", "wsgm-cost"}
+    assert data["models"]["sgm"]["cost_per_sample"] == [2.0, 4.0]
+    levels = len(data["models"]["wsgm"]["step_counts"][0]) - 1
+    equal, cost = data["models"]["wsgm"], data["models"]["wsgm-cost"]
+    assert equal["step_counts"] == [[2] * (levels + 1), [4] * (levels + 1)]
+    assert cost["allocation"] == "cost" and len(cost["step_counts"][1]) == levels + 1
+    pairs = zip(cost["cost_per_sample"], equal["cost_per_sample"], strict=True)
+    assert all(c <= e + 1e-9 for c, e in pairs)
+    assert (out / "error_vs_cost.png").stat().st_size > 1000
     assert set(data["models"]["wsgm"]["noise_floor"]) == {
         "spectrum",
         "histogram_w1",
@@ -288,3 +300,40 @@ def test_full_presets_run_end_to_end(tmp_path: Path, experiment: str) -> None:
     run_config = json.loads((out / "runs" / "wsgm" / "run_config.json").read_text())
     assert run_config["unet"]["base_channels"] == full.base_channels
     assert (out / "report.md").exists()
+
+
+def test_diagnose_per_scale(
+    gaussian_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "diag"
+    run = gaussian_run / "runs" / "wsgm"
+    ref = gaussian_run / "data" / "reference.npz"
+    argv = ["diagnose", str(run), "--reference", str(ref), "--out", str(out), "--sweep-steps",
+            "2,8", "--n", "8", "--times", "0.1,1", "--sampler", "euler", "--grid",
+            "quadratic"]  # fmt: skip
+    assert main(argv) == 0
+    data = json.loads((out / "diagnose.json").read_text())
+    levels = json.loads((run / "model" / "config.json").read_text())["model"]["levels"]
+    rows = data["scales"]
+    coarse = {r["source"] for r in rows if r["scale"] == "coarse"}
+    assert coarse == {"network", "mixture twin", "gaussian twin"}
+    assert len(rows) == 2 * (3 + 2 * levels)
+    for r in rows:
+        assert all(np.isfinite(r[m]) and r["floor"][m] > 0 for m in ("spectrum", "histogram_w1"))
+    assert {r["scale"] for r in rows} == {"coarse", *(f"scale {j}" for j in range(1, levels + 1))}
+    losses = data["losses"]
+    assert len(losses) == 2 * (levels + 1)
+    for r in losses:
+        assert 0 < r["gaussian twin"] and abs(r["normalization_ratio"] - 1) < 0.5
+        # the data are Gaussian: the twin's exact denoiser is the best one; a network
+        # trained for two steps cannot beat it beyond the noise of 8..256 fields
+        assert r["gaussian twin"] <= 1.2 * r["network_loss"]
+    assert "mixture twin" in next(r for r in losses if r["network"] == "coarse")
+    assert "## Denoising loss per noise level" in (out / "report.md").read_text()
+    capsys.readouterr()
+    assert main([*argv[:-6], "--times", "0,1"]) == 2
+    assert "noise levels t must be in (0, T = 5]" in capsys.readouterr().err
+    assert main([*argv[:-6], "--times", "a"]) == 2
+    assert "--times must be comma-separated numbers" in capsys.readouterr().err
+    assert main(["diagnose", str(gaussian_run / "runs" / "sgm"), *argv[2:]]) == 2
+    assert "diagnose a WSGM" in capsys.readouterr().err

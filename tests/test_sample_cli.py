@@ -12,6 +12,7 @@ import torch
 from wsgm import wavelets
 from wsgm.cli import main
 from wsgm.data.io import load_fields, save_fields
+from wsgm.sampling.allocation import scale_costs
 
 
 @pytest.fixture
@@ -92,6 +93,15 @@ def test_train_resume_sample(kind: str, data: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_fields(out).fields, first)
     assert main([*args[:-2], "--sample-batch", "2", "--seed", "4", "--overwrite"]) == 0
     assert not np.array_equal(load_fields(out).fields, first)
+    cost = [*args, "--allocate", "cost", "--overwrite"]
+    if kind == "sgm":
+        assert main(cost) == 2  # step allocations are for WSGMs
+        return
+    assert main(cost) == 0
+    meta = load_fields(out).meta
+    levels = json.loads((run / "model" / "config.json").read_text())["model"]["levels"]
+    assert meta["allocation"] == "cost" and len(meta["counts"].split(",")) == levels + 1
+    assert 0 < meta["cost"] <= 6 * sum(scale_costs(8, levels)) + 1e-9
 
 
 def test_upsample_and_cli_errors(
@@ -177,6 +187,13 @@ def test_upsample_and_cli_errors(
         == 2
     )
     assert "needs 2 positive counts" in capsys.readouterr().err
+    base = ["sample", str(run), "--steps", "4", "--n", "2", "--out", new]
+    assert main([*base, "--allocate", "cost", "--step-budget", "0.01"]) == 2
+    assert "less than one step per scale" in capsys.readouterr().err
+    assert main([*base, "--step-budget", "3"]) == 2
+    assert "add --allocate cost" in capsys.readouterr().err
+    assert main([*base, "--allocate", "cost", "--steps-per-scale", "2,2"]) == 2
+    assert "not both" in capsys.readouterr().err
     assert main(["sample", str(tmp_path / "nope"), "--steps", "4", "--n", "2", "--out", new]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert _train(data, run, "wsgm", 3) == 0  # nothing to do, already trained

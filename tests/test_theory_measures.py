@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from wsgm.errors import WSGMError
 from wsgm.experiments.gaussian_twin import twin_noise, twin_spectrum_errors
 from wsgm.gaussian import theory
 from wsgm.gaussian.scaling import CaseBook, search_steps
@@ -164,3 +165,37 @@ def test_n_needed_agrees_with_a_brute_force_scan() -> None:
                     continue
                 above = [k for k in range(1, 1025) if ev(k)[m] > eps[m]]
                 assert n == (max(above) + 1 if above else 1), (sampler, grid, key, m)
+
+
+@pytest.mark.parametrize(("sampler", "grid"), [("euler", "quadratic"), ("dpm2m", "logsnr")])
+def test_per_scale_counts_closed_form_matches_monte_carlo(sampler: str, grid: str) -> None:
+    """Evaluator.at_counts (a WSGM with a different step count per network, coarsest first)
+    against the real WSGM sampler with those grids and exact scores; equal counts are N."""
+    import torch
+
+    from wsgm.experiments.gaussian_twin import _error, _radial
+    from wsgm.gaussian.scores import exact_wsgm
+    from wsgm.grids import make_grid
+    from wsgm.models.normalization import NormalizationStats
+    from wsgm.models.wsgm import wsgm_sample
+    from wsgm.samplers import get_sampler
+
+    size, levels, n = 16, 2, 4096
+    p = power_spectrum(size)
+    ev = _book(size, levels).evaluator("wsgm", sampler, grid)
+    assert ev.at_counts([6, 6, 6]) == ev(6)
+    counts = [9, 2, 5]  # coarsest, scale 1 (finest), scale 2
+    exact = ev.at_counts(counts)["spectrum"]
+    assert abs(exact - ev(6)["spectrum"]) > 0.01  # the counts matter
+    ex = exact_wsgm(p, levels, wavelet="haar")
+    g = torch.Generator().manual_seed(0)
+    x = wsgm_sample(
+        ex.coarse_score_fn, ex.cond_score_fns,
+        NormalizationStats.from_tensors(ex.stats_tensors()), shape=(n, 1, size, size),
+        wavelet="haar", sampler=get_sampler(sampler),
+        grids=[make_grid(grid, c, T=5.0) for c in counts], generator=g, dtype=torch.float64,
+    )  # fmt: skip
+    got = _error(x, _radial(p))
+    assert abs(got - exact) <= 2 * twin_noise(p, n=n) + 0.01 * exact, (got, exact)
+    with pytest.raises(WSGMError, match="need 3 positive step counts"):
+        ev.at_counts([4, 4])

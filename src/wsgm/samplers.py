@@ -32,6 +32,8 @@ __all__ = [
     "heun",
     "dpm_solver_2m",
     "SAMPLERS",
+    "ORDERS",
+    "order_of",
     "get_sampler",
 ]
 
@@ -203,6 +205,16 @@ SAMPLERS: dict[str, Callable[..., Tensor]] = {
     "heun": heun,
     "dpm2m": dpm_solver_2m,
 }
+
+
+ORDERS: dict[str, int] = {"euler": 1, "ancestral": 1, "heun": 2, "dpm2m": 2}
+"""Each sampler's order of convergence in the step size (weak order for the SDE ones)."""
+
+
+def order_of(name: str) -> int:
+    """The order of convergence of sampler ``name`` (:data:`ORDERS`)."""
+    get_sampler(name)
+    return ORDERS[name]
 
 
 def get_sampler(name: str) -> Callable[..., Tensor]:

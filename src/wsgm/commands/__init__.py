@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import data, demo, eval, reproduce, sample, theory, train, upsample
+from . import data, demo, diagnose, eval, reproduce, sample, theory, train, upsample
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     data,
@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     sample,
     upsample,
     eval,
+    diagnose,
     reproduce,
     demo,
 )

@@ -131,10 +131,12 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.results import headline_sentence
     from ..experiments.runs import load_trained
     from ..experiments.sweep import FIELD_METRICS, FieldSuite, ImageSuite, MetricSuite
+    from ..sampling.allocation import parse_allocations
     from ..training.device import use_cpu
 
     steps = parse_steps(args.sweep_steps)
     spec = sampling_spec(args)
+    parse_allocations(args.allocations)  # a bad list fails before any model is loaded
     device = (
         torch.device("cpu")
         if use_cpu(args.cpu)
@@ -236,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         cmap="gray" if kind == "image" else "viridis",
         progress=not args.no_progress,
         repeats=args.repeats,
+        allocations=parse_allocations(args.allocations),
     )
     print(f"wrote {Path(args.out) / 'sweep.json'} (+ sweep.csv, PNGs)")
     for metric, per in data["headline"]["metrics"].items():

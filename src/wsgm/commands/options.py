@@ -13,12 +13,15 @@ for one release and print a deprecation message naming the new flag.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import WSGMError
 from ..grids import GRIDS
 from ..samplers import SAMPLERS
+from ..sampling.allocation import ALLOCATIONS
 from ..sampling.spec import DEFAULT, WEIGHTS, SamplingSpec, parse_int_list
 
 __all__ = [
@@ -121,6 +124,17 @@ def add_set_option(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def parse_float_list(text: str, *, what: str) -> tuple[float, ...]:
+    """``"0.1,1"`` -> (0.1, 1.0): finite numbers, or one clear error naming ``what``."""
+    try:
+        values = tuple(float(s) for s in text.split(",") if s.strip())
+    except ValueError as exc:
+        raise WSGMError(f"{what} must be comma-separated numbers, got {text!r}") from exc
+    if not values or not all(math.isfinite(v) for v in values):
+        raise WSGMError(f"{what} must be comma-separated finite numbers, got {text!r}")
+    return values
+
+
 def steps_list(text: str) -> tuple[int, ...]:
     """``--sweep-steps 2,4,8`` -> (2, 4, 8)."""
     return parse_int_list(text, what="--sweep-steps")
@@ -153,6 +167,34 @@ def add_sampling_options(
             metavar="N0,N1,...",
             help="WSGM: J+1 comma-separated step counts instead of --steps: the coarsest "
             "network first, then scale 1 (the finest) .. J",
+        )
+        p.add_argument(
+            "--step-budget",
+            type=float,
+            metavar="B",
+            help="WSGM with --allocate cost: B full-resolution network evaluations per sample "
+            "(an SGM step costs 1, a step at scale j 4^-j) instead of the cost of --steps "
+            "at every scale",
+        )
+    if per_model:
+        p.add_argument(
+            "--allocate",
+            choices=ALLOCATIONS,
+            default=default(d.allocation),
+            help="WSGM: how the steps are spread over the scales: 'equal' (N at every scale, "
+            "the paper) or 'cost' (the same total cost, more steps at the cheap coarse scales: "
+            "N_j ~ cost_j^(-1/(p+1)) for a sampler of order p)",
+        )
+    else:
+        p.add_argument(
+            "--allocate",
+            dest="allocations",
+            metavar="A1,A2",
+            default="equal" if defaults is not None else None,
+            help="WSGM: the step allocations to sweep, comma-separated: 'equal' (N at every "
+            "scale, the paper), 'cost' (the cost of N equal steps spent where steps are cheap: "
+            "N_j ~ cost_j^(-1/(p+1)) for a sampler of order p); each WSGM is swept once per "
+            "allocation ('cost' as <label>-cost)" + preset,
         )
     p.add_argument(
         "--sampler",
@@ -195,6 +237,8 @@ def sampling_spec(args: argparse.Namespace, base: SamplingSpec = DEFAULT) -> Sam
         grid_rho=getattr(args, "grid_rho", None),
         steps=steps if isinstance(steps, int) else None,
         steps_per_scale=parse_int_list(per_scale, what="--steps-per-scale") if per_scale else None,
+        allocation=getattr(args, "allocate", None),
+        step_budget=getattr(args, "step_budget", None),
         batch_size=getattr(args, "sample_batch", None),
         seed=getattr(args, "seed", None),
         weights=getattr(args, "weights", None),

@@ -21,6 +21,7 @@ import shlex
 import time
 from typing import Any
 
+from ..errors import WSGMError
 from .options import (
     HelpFormatter,
     add_deprecated,
@@ -84,6 +85,7 @@ def add_preset_args(p: argparse.ArgumentParser, preset: Any = None) -> None:
 def preset_from_args(preset: Any, args: argparse.Namespace) -> Any:
     """``preset`` with every option that was given (checked: a bad value fails here)."""
     from ..experiments.presets import Preset
+    from ..sampling.allocation import parse_allocations
 
     assert isinstance(preset, Preset)
     sweep = getattr(args, "sweep_steps", None)
@@ -98,6 +100,9 @@ def preset_from_args(preset: Any, args: argparse.Namespace) -> Any:
         train_batch=getattr(args, "train_batch", None),
         lr=args.lr,
         sampling=sampling_spec(args, base=preset.sampling),
+        allocations=parse_allocations(alloc)
+        if (alloc := getattr(args, "allocations", None))
+        else None,
         seed=args.seed,
         image_metrics=tuple(m.strip() for m in metrics.split(",")) if metrics else None,
         run_overrides=tuple(preset.run_overrides) + tuple(args.overrides) or None,
@@ -193,6 +198,11 @@ def _run_scaling(args: argparse.Namespace) -> int:
     preset = preset_from_args(preset_for("phi4", full=args.full), args)
     assert isinstance(preset, Preset)
     sizes = parse_int_list(args.sizes, what="--sizes")
+    if preset.allocations != ("equal",):
+        raise WSGMError(
+            "phi4-scaling sweeps N at every scale (the paper's schedule); --allocate is for "
+            "wsgm eval and the other reproductions"
+        )
     t0 = time.perf_counter()
     result = phi4_scaling(
         args.out, sizes, preset, repeats=args.repeats, progress=not args.no_progress,

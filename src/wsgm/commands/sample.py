@@ -26,6 +26,7 @@ from ..errors import WSGMError
 from ..fileio import atomic_write
 from ..models.base import ScoreModel
 from ..models.config import ModelConfig
+from ..sampling.allocation import scale_costs
 from ..sampling.job import discard_partial, partial_path, run_batches, tensor_fingerprint
 from ..sampling.spec import SamplingSpec
 from .options import HelpFormatter, add_sampling_options, add_threads_option, sampling_spec
@@ -64,9 +65,8 @@ def prepare_out(args: argparse.Namespace) -> Path:
 
 def steps_per_batch(model: ScoreModel, spec: SamplingSpec) -> int:
     """Sampler steps of one batch, over all networks (what the progress bar counts)."""
-    if spec.steps_per_scale:
-        return sum(spec.steps_per_scale)
-    return spec.steps * len(model.config.names)
+    levels = model.config.levels if model.config.kind == "wsgm" else None
+    return sum(spec.counts(levels=levels, size=min(model.config.size)))
 
 
 def warn_if_unfinished(model_dir: str) -> None:
@@ -165,12 +165,26 @@ def save_png_grid(
         plt.close(fig)
 
 
+def step_cost(spec: SamplingSpec, cfg: ModelConfig) -> float:
+    """Network evaluations per sample weighted by the pixels each network works on, in
+    full-resolution evaluations (an SGM's N; :func:`wsgm.sampling.allocation.scale_costs`)."""
+    if cfg.kind != "wsgm":
+        return float(spec.steps)
+    size = min(cfg.size)
+    counts = spec.counts(levels=cfg.levels, size=size)
+    return float(sum(n * c for n, c in zip(counts, scale_costs(size, cfg.levels), strict=True)))
+
+
 def sampling_meta(spec: SamplingSpec, model_dir: str, cfg: ModelConfig) -> dict[str, object]:
-    """The sampler settings and model of a sampling command, for the output's ``meta``."""
+    """The sampler settings and model of a sampling command, for the output's ``meta``:
+    the resolved step count of every network (``counts``) and their pixel-weighted cost."""
+    levels = cfg.levels if cfg.kind == "wsgm" else None
     return {
         **spec.to_dict(),
         "grid_rho": spec.grid_rho,
         "steps_per_scale": ",".join(map(str, spec.steps_per_scale)) or None,
+        "counts": ",".join(map(str, spec.counts(levels=levels, size=min(cfg.size)))),
+        "cost": step_cost(spec, cfg),
         "model_dir": str(model_dir),
         "kind": cfg.resolved_kind,
         "periodic": cfg.periodic,
@@ -238,4 +252,7 @@ def run(args: argparse.Namespace) -> int:
 
 # The settings a partial file of finished batches must agree on (n, batch size and seed are
 # added by run_batches).
-_JOB_KEYS = ("sampler", "grid", "grid_rho", "steps", "steps_per_scale", "weights")
+_JOB_KEYS = (
+    "sampler", "grid", "grid_rho", "steps", "steps_per_scale", "allocation", "step_budget",
+    "weights",
+)  # fmt: skip

@@ -16,7 +16,13 @@ import numpy as np
 
 from ..models.base import ScoreModel
 from ..sampling.spec import DEFAULT, SamplingSpec
-from .plots import plot_error_vs_steps, plot_error_vs_time, plot_sample_grid, plot_spectra
+from .plots import (
+    plot_error_vs_cost,
+    plot_error_vs_steps,
+    plot_error_vs_time,
+    plot_sample_grid,
+    plot_spectra,
+)
 from .results import sweep_dict, write_sweep
 from .sweep import DEFAULT_STEPS, MetricSuite, sweep
 
@@ -26,6 +32,8 @@ FIGURES = {
     "error_vs_steps.png": "Error against the number of sampler steps N; dashed: noise floor "
     "(data vs data), grey band: within 2x of it.",
     "error_vs_time.png": "Error against the measured sampling time per sample.",
+    "error_vs_cost.png": "Error against network evaluations per sample weighted by the "
+    "pixels each network works on (full-resolution evaluations: an SGM's N).",
 }
 
 
@@ -43,12 +51,15 @@ def run_sweep(
     cmap: str = "viridis",
     progress: bool = True,
     repeats: int = 1,
+    allocations: Sequence[str] = ("equal",),
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Sweep, write ``sweep.json``/``sweep.csv``/PNGs into ``out_dir``; returns (sweep dict,
-    [(figure file, caption)]). ``repeats``: sample draws per N (mean ± standard error)."""
+    [(figure file, caption)]). ``repeats``: sample draws per N (mean ± standard error);
+    ``allocations``: the WSGMs' step allocations to sweep (:func:`wsgm.experiments.sweep.sweep`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = sweep(models, suite, steps=steps, spec=spec, progress=progress, repeats=repeats)
+    results = sweep(models, suite, steps=steps, spec=spec, progress=progress, repeats=repeats,
+                    allocations=allocations)  # fmt: skip
     meta = {
         "sampler": spec.sampler,
         "grid": spec.grid,
@@ -63,6 +74,7 @@ def run_sweep(
     figures = []
     plot_error_vs_steps(data, out / "error_vs_steps.png", title=title, theory=theory)
     plot_error_vs_time(data, out / "error_vs_time.png", title=title)
+    plot_error_vs_cost(data, out / "error_vs_cost.png", title=title)
     figures += list(FIGURES.items())
     reference = getattr(suite, "reference_half", None)
     if reference is not None:

@@ -148,7 +148,8 @@ def fit_mixture(fields: np.ndarray, *, mean: float | None = None) -> MixtureFit:
     return MixtureFit(component_spectrum(total, mu), mu, total, m2, m4, binder, peak)
 
 
-def _law(fit: MixtureFit, law: str) -> tuple[np.ndarray, float]:
+def twin_law(fit: MixtureFit, law: str) -> tuple[np.ndarray, float]:
+    """(component spectrum, mean) of twin ``law``: the mixture, or the Gaussian twin (μ = 0)."""
     if law == "mixture":
         return fit.spectrum, fit.mean
     if law == "gaussian":
@@ -207,7 +208,7 @@ def mixture_twin_sweep(
     out: dict[str, Any] = {"steps": xs, "floors": {}, "errors": {}, "binder": {}}
     out["binder_exact"], out["seconds"] = {}, {}
     for law in laws:
-        p_c, mu = _law(fit, law)
+        p_c, mu = twin_law(fit, law)
         ref = {
             key: sample_mixture(
                 p_c,

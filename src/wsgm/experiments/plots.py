@@ -13,18 +13,20 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import WSGMError
 from ..fileio import atomic_write
 
 __all__ = [
     "plot_error_vs_steps",
     "plot_error_vs_time",
+    "plot_error_vs_cost",
     "plot_sample_grid",
     "plot_spectra",
     "COLORS",
 ]
 
-COLORS = {"sgm": "tab:red", "wsgm": "tab:blue"}
-_LABELS = {"sgm": "SGM", "wsgm": "WSGM (N per scale)"}
+COLORS = {"sgm": "tab:red", "wsgm": "tab:blue", "wsgm-cost": "tab:green"}
+_LABELS = {"sgm": "SGM", "wsgm": "WSGM (N per scale)", "wsgm-cost": "WSGM (cost allocation)"}
 Curves = Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]]
 
 
@@ -175,6 +177,28 @@ def plot_error_vs_time(
         xlabel="sampling time per sample (ms, labels: N)",
         xs=lambda m: np.asarray(m["seconds_per_sample"], dtype=float) * 1e3,
         log_base=10,
+        annotate_steps=True,
+    )
+
+
+def plot_error_vs_cost(
+    data: Mapping[str, Any], path: str | os.PathLike[str], *, title: str = ""
+) -> Path:
+    """One panel per metric: error against the pixel-weighted network evaluations per
+    sample (:func:`wsgm.sampling.allocation.scale_costs`; an SGM's N)."""
+
+    def cost(m: Mapping[str, Any]) -> np.ndarray:
+        if len(m.get("cost_per_sample", [])) != len(m["steps"]):  # a sweep from before costs
+            raise WSGMError("this sweep has no cost_per_sample: run it again to plot its cost")
+        return np.asarray(m["cost_per_sample"], dtype=float)
+
+    return _error_panels(
+        data,
+        path,
+        title=title,
+        xlabel="full-resolution network evaluations per sample (labels: N)",
+        xs=cost,
+        log_base=2,
         annotate_steps=True,
     )
 

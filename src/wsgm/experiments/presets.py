@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import WSGMError
+from ..sampling.allocation import ALLOCATIONS
 from ..sampling.spec import DEFAULT, SamplingSpec
 from ..training.config import RunConfig, apply_overrides
 
@@ -34,6 +35,8 @@ class Preset:
     fields (the other half gives the noise floor). ``seed`` seeds the data, the training
     and the sampling. ``run_overrides`` are the user's ``--set key=value`` training-config
     overrides, applied to both models last; they are checked when the preset is made.
+    ``allocations``: the WSGM's step allocations to sweep (``equal``: N at every scale, the
+    paper; ``cost``: :mod:`wsgm.sampling.allocation`).
     """
 
     experiment: str
@@ -49,6 +52,7 @@ class Preset:
     warmup_steps: int = 100
     ema_decay: float = 0.995
     sampling: SamplingSpec = PAPER_SAMPLING
+    allocations: tuple[str, ...] = ("equal",)
     seed: int = 0
     eta: float = 2.0
     xi: float = 0.0
@@ -65,6 +69,12 @@ class Preset:
         for name in ("size", "n_train", "n_samples", "train_steps", "train_batch"):
             if getattr(self, name) < 1:
                 raise WSGMError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        bad = [a for a in self.allocations if a not in ALLOCATIONS]
+        if bad or not self.allocations:
+            raise WSGMError(
+                f"unknown step allocations {bad or list(self.allocations)}; allowed: "
+                f"{', '.join(ALLOCATIONS)}"
+            )
         if not self.steps or min(self.steps) < 1:
             raise WSGMError(f"sweep steps must be positive integers, got {list(self.steps)}")
         self.run_config("wsgm", "")  # a bad value or --set fails here, before any work

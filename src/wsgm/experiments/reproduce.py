@@ -252,6 +252,7 @@ def reproduce(
         out,
         steps=preset.steps,
         spec=preset.spec,
+        allocations=preset.allocations,
         settings=settings,
         title=TITLES[experiment],
         theory=theory or None,

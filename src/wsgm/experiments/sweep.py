@@ -34,6 +34,7 @@ from ..metrics.distances import DISTANCES, Distance
 from ..metrics.halves import two_halves
 from ..metrics.spectrum import radial_power_spectrum
 from ..models.base import ScoreModel
+from ..sampling.allocation import scale_costs
 from ..sampling.spec import DEFAULT, SamplingSpec, derive_seed
 
 __all__ = [
@@ -150,6 +151,11 @@ class ModelSweep:
     # standard errors (std / sqrt(draws)); empty with one draw.
     metrics_se: dict[str, list[float]] = field(default_factory=dict)
     repeats: int = 1
+    # Network evaluations per sample weighted by the pixels each network works on, in
+    # full-resolution evaluations (an SGM's N), and each network's step count, per N.
+    cost_per_sample: list[float] = field(default_factory=list)
+    step_counts: list[list[int]] = field(default_factory=list)
+    allocation: str = "equal"
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -166,6 +172,9 @@ class ModelSweep:
             "noise_floor": dict(self.noise_floor),
             "seconds_per_sample": list(self.seconds_per_sample),
             "network_evaluations_per_sample": list(self.evaluations_per_sample),
+            "cost_per_sample": list(self.cost_per_sample),
+            "step_counts": [list(c) for c in self.step_counts],
+            "allocation": self.allocation,
             "radial_spectrum": [[float(v) for v in p] for p in self.spectra],
         }
 
@@ -183,6 +192,9 @@ class ModelSweep:
             spectra=[np.asarray(p, dtype=np.float64) for p in data.get("radial_spectrum", [])],
             metrics_se={k: [float(v) for v in vs] for k, vs in data.get("metrics_se", {}).items()},
             repeats=repeats,
+            cost_per_sample=[float(v) for v in data.get("cost_per_sample", [])],
+            step_counts=[[int(n) for n in c] for c in data.get("step_counts", [])],
+            allocation=str(data.get("allocation", "equal")),
         )
 
 
@@ -227,6 +239,11 @@ def sweep_model(
     from tqdm import tqdm
 
     steps = check_steps(steps)
+    if spec.step_budget is not None:
+        raise WSGMError(
+            "a sweep varies N, a step budget fixes the cost: sweep --allocate cost without "
+            "--step-budget (each N then gets the cost of N steps at every scale)"
+        )
     cfg = model.config
     shape = (cfg.channels, *cfg.size)
     if tuple(shape) != tuple(suite.image_shape):
@@ -236,9 +253,12 @@ def sweep_model(
             "model's training size"
         )
     n, bs = suite.sample_size, spec.batch_size
-    n_nets = len(cfg.names)
     batches = [(b, min(bs, n - b * bs)) for b in range(-(-n // bs))]
-    total = sum(s for s in steps) * n_nets * len(batches) * repeats
+    levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
+    side = min(cfg.size)
+    counts = {N: spec.replace(steps=N).counts(levels=levels, size=side) for N in steps}
+    costs = scale_costs(side, levels) if levels else (1.0,)
+    total = sum(sum(counts[N]) for N in steps) * len(batches) * repeats
     bar = tqdm(
         total=total,
         desc=desc or f"sample {cfg.kind}",
@@ -248,17 +268,17 @@ def sweep_model(
     )
     out = ModelSweep(cfg.kind, [], {m: [] for m in suite.metrics}, dict(suite.noise_floors), [], [])
     out.repeats = repeats
+    out.allocation = spec.allocation
     if repeats > 1:
         out.metrics_se = {m: [] for m in suite.metrics}
     if resume is not None:
         _check_resume(resume, out, steps)
     draws = [spec] + [spec.replace(seed=derive_seed(spec.seed, r)) for r in range(1, repeats)]
-    levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
     try:
         for N in steps:
             if resume is not None and N in resume.steps:
                 _take_point(resume, resume.steps.index(N), out)
-                bar.update(N * n_nets * len(batches) * repeats)
+                bar.update(sum(counts[N]) * len(batches) * repeats)
                 if stop is not None and stop(out):
                     break
                 continue
@@ -276,7 +296,11 @@ def sweep_model(
             x = sets[0]
             out.steps.append(N)
             out.seconds_per_sample.append(elapsed / n)
-            out.evaluations_per_sample.append(N * n_nets)
+            out.evaluations_per_sample.append(sum(counts[N]))
+            out.cost_per_sample.append(
+                float(sum(c * k for c, k in zip(counts[N], costs, strict=True)))
+            )
+            out.step_counts.append(list(counts[N]))
             out.samples.append(x[:keep].copy())
             out.spectra.append(radial_power_spectrum(x[:, 0])[1])
             bar.set_postfix({suite.metrics[0]: f"{values[suite.metrics[0]]:.3g}", "N": N})
@@ -319,6 +343,10 @@ def _take_point(src: ModelSweep, i: int, out: ModelSweep) -> None:
             out.metrics_se[m].append(src.metrics_se[m][i])
     out.seconds_per_sample.append(src.seconds_per_sample[i])
     out.evaluations_per_sample.append(src.evaluations_per_sample[i])
+    if i < len(src.cost_per_sample):
+        out.cost_per_sample.append(src.cost_per_sample[i])
+    if i < len(src.step_counts):
+        out.step_counts.append(src.step_counts[i])
     if i < len(src.spectra):
         out.spectra.append(src.spectra[i])
 
@@ -363,24 +391,30 @@ def sweep(
     keep: int = 8,
     progress: bool = True,
     repeats: int = 1,
+    allocations: Sequence[str] = ("equal",),
 ) -> dict[str, ModelSweep]:
     """:func:`sweep_model` for every model (by label, e.g. ``sgm``, ``wsgm``), same suite.
 
-    ``steps`` is one list for all models or one list per label.
+    ``steps`` is one list for all models or one list per label. A WSGM is swept once per
+    step allocation of ``allocations`` (:mod:`wsgm.sampling.allocation`), labelled
+    ``<label>`` for ``equal`` and ``<label>-<allocation>`` otherwise; an SGM once.
     """
     out = {}
     for label, model in models.items():
         s = steps[label] if isinstance(steps, Mapping) else steps
-        out[label] = sweep_model(
-            model,
-            suite,
-            steps=s,
-            spec=spec,
-            keep=keep,
-            progress=progress,
-            desc=f"sweep {label}",
-            repeats=repeats,
-        )
+        wsgm = model.config.kind == "wsgm"
+        for alloc in allocations if wsgm else ("equal",):
+            name = label if alloc == "equal" else f"{label}-{alloc}"
+            out[name] = sweep_model(
+                model,
+                suite,
+                steps=s,
+                spec=spec.replace(allocation=alloc),
+                keep=keep,
+                progress=progress,
+                desc=f"sweep {name}",
+                repeats=repeats,
+            )
     return out
 
 

@@ -21,7 +21,7 @@ bracket from a guess and a log-log secant refinement with bisection safeguards.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -192,19 +192,22 @@ class Evaluator:
         check_sampler(self.sampler)
 
     def _moments(
-        self, fn: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+        self,
+        fn: Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]],
+        steps: Sequence[int] | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        # Problems sharing a grid (all of them unless the grid depends on the size) go
-        # through the kernel in one call: one parallel loop over all their directions.
+        # Problems sharing a grid (all of them unless the grid depends on the size or the
+        # step counts differ) go through the kernel in one call: one parallel loop over all
+        # their directions. ``steps[i]``: problem i's step count (else 0 for all).
         dirs = self.case.directions()
-        groups: dict[int, list[int]] = {}
+        groups: dict[tuple[int, int], list[int]] = {}
         for i, (size, _) in enumerate(dirs):
-            key = size if self.grid.name in SIZED_GRIDS else 0
+            key = (size if self.grid.name in SIZED_GRIDS else 0, 0 if steps is None else steps[i])
             groups.setdefault(key, []).append(i)
         out: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0), np.zeros(0))] * len(dirs)
-        for members in groups.values():
+        for (_, n), members in groups.items():
             cat = np.concatenate([dirs[i][1] for i in members])
-            g, v = fn(cat, dirs[members[0]][0])
+            g, v = fn(cat, dirs[members[0]][0], n)
             stops = np.cumsum([dirs[i][1].size for i in members])[:-1]
             for i, gi, vi in zip(members, np.split(g, stops), np.split(v, stops), strict=True):
                 out[i] = (gi, vi)
@@ -213,16 +216,35 @@ class Evaluator:
     def __call__(self, n: int) -> dict[str, float]:
         if n not in self.cache:
             moments = self._moments(
-                lambda c, size: sampler_moments(c, self.grid.times(n, size), sampler=self.sampler)
+                lambda c, size, _: sampler_moments(
+                    c, self.grid.times(n, size), sampler=self.sampler
+                )
             )
             self.cache[n] = self.case.measures(moments)
         return self.cache[n]
+
+    def at_counts(self, counts: Sequence[int]) -> dict[str, float]:
+        """The measures of a WSGM sampled with ``counts`` steps per network: the coarsest
+        first, then scale 1 (the finest) .. J, as :meth:`wsgm.sampling.spec.SamplingSpec.
+        counts` gives them (docs/design.md §7.7)."""
+        if not isinstance(self.case, WSGMCase):
+            raise WSGMError("step counts per scale are for the WSGM")
+        levels = len(self.case.problems) - 1
+        if len(counts) != levels + 1 or min(counts) < 1:
+            raise WSGMError(f"need {levels + 1} positive step counts, got {list(counts)}")
+        # the case's problems are scale 1 .. J, then the coarsest
+        per_problem = [int(c) for c in (*counts[1:], counts[0])]
+        moments = self._moments(
+            lambda c, size, n: sampler_moments(c, self.grid.times(n, size), sampler=self.sampler),
+            per_problem,
+        )
+        return self.case.measures(moments)
 
     def limit(self) -> dict[str, float]:
         """The measures as N → ∞ (exact reverse dynamics, Tweedie at the grid's t_last)."""
         if self._limit is None:
             moments = self._moments(
-                lambda c, size: limit_moments(
+                lambda c, size, _: limit_moments(
                     c, sampler=self.sampler, T=self.grid.T, t_last=self.grid.t_last(size)
                 )
             )

@@ -36,7 +36,7 @@ from ..sde import OU
 from .base import ScoreModel
 from .normalization import NormalizationStats
 
-__all__ = ["WSGM", "wsgm_sample", "wsgm_refine", "scale_grid"]
+__all__ = ["WSGM", "wsgm_sample", "wsgm_refine", "refine_once", "scale_grid"]
 
 SamplerArg = str | Callable[..., Tensor]
 
@@ -93,21 +93,42 @@ def wsgm_refine(
     if x.shape[1] != c:
         raise ValueError(f"low-pass has {x.shape[1]} channels, the model has {c}")
     for j in range(level, 0, -1):
-        cond = st.normalize_low(x, j)
-        z = torch.randn(
-            (x.shape[0], 3 * c, *x.shape[-2:]), generator=generator, device=x.device, dtype=x.dtype
-        )
-        dn = run(
-            cond_score_fns[j - 1],
-            z,
-            scale_grid(grids, j),
-            generator=generator,
-            cond=cond,
-            sde=sde,
-            callback=_at_scale(callback, j),
-        )
-        x = wavelets.idwt(x, st.unnormalize_details(dn, j), wavelet)
+        x = refine_once(x, cond_score_fns[j - 1], st, level=j, wavelet=wavelet, sampler=run,
+                        grid=scale_grid(grids, j), generator=generator, sde=sde,
+                        callback=_at_scale(callback, j))  # fmt: skip
     return x
+
+
+@torch.no_grad()
+def refine_once(
+    x_low: Tensor,
+    score_fn: ScoreFn,
+    stats: NormalizationStats,
+    *,
+    level: int,
+    wavelet: str,
+    sampler: SamplerArg,
+    grid: Tensor,
+    generator: torch.Generator | None = None,
+    sde: OU | None = None,
+    callback: Callback | None = None,
+) -> Tensor:
+    """x_{level-1} from the un-normalized low-pass ``x_low`` = x_level: the details of scale
+    ``level`` drawn with ``score_fn`` (the conditional score of that scale) on ``grid``, then
+    the inverse wavelet step (docs/design.md §1, one factor of the factorization)."""
+    st = stats.to(device=x_low.device, dtype=x_low.dtype)
+    c = x_low.shape[1]
+    z = torch.randn(
+        (x_low.shape[0], 3 * c, *x_low.shape[-2:]),
+        generator=generator,
+        device=x_low.device,
+        dtype=x_low.dtype,
+    )
+    cond = st.normalize_low(x_low, level)
+    dn = _sampler(sampler)(
+        score_fn, z, grid, generator=generator, cond=cond, sde=sde or OU(), callback=callback
+    )
+    return wavelets.idwt(x_low, st.unnormalize_details(dn, level), wavelet)
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ from torch import Tensor
 from ..errors import WSGMError
 from ..grids import GRIDS, SIZED_GRIDS, make_grid, power
 from ..samplers import SAMPLERS
+from .allocation import ALLOCATIONS, counts_for
 
 __all__ = ["SamplingSpec", "DEFAULT", "WEIGHTS", "derive_seed", "parse_int_list"]
 
@@ -51,7 +52,10 @@ class SamplingSpec:
     ``sampler``: a name of :data:`wsgm.samplers.SAMPLERS`; ``grid``: a name of
     :data:`wsgm.grids.GRIDS`, or the power grid t_k = T (1 - k/N)^rho when ``grid_rho`` is
     set; ``steps``: N, the steps at every scale; ``steps_per_scale``: a WSGM's J + 1 step
-    counts instead (coarsest first, then scale 1 (the finest) .. J); ``batch_size``: samples
+    counts instead (coarsest first, then scale 1 (the finest) .. J); ``allocation``: how a
+    WSGM's steps are spread over its scales, ``equal`` (N each, the paper) or ``cost`` (the
+    cost of N equal steps, or ``step_budget`` full-resolution evaluations per sample, spent
+    where steps are cheap: :mod:`wsgm.sampling.allocation`); ``batch_size``: samples
     per batch, each batch b drawn from a generator seeded by ``derive_seed(seed, b)``;
     ``weights``: the EMA or the raw weights of a model directory.
 
@@ -65,6 +69,8 @@ class SamplingSpec:
     grid_rho: float | None = None
     steps: int = 16
     steps_per_scale: tuple[int, ...] = ()
+    allocation: str = "equal"
+    step_budget: float | None = None
     batch_size: int = 64
     seed: int = 0
     weights: str = "ema"
@@ -85,6 +91,22 @@ class SamplingSpec:
         ):
             raise WSGMError(
                 f"steps per scale must be positive integers, got {list(self.steps_per_scale)}"
+            )
+        if self.allocation not in ALLOCATIONS:
+            raise WSGMError(
+                f"unknown step allocation {self.allocation!r}; allowed: {', '.join(ALLOCATIONS)}"
+            )
+        if self.step_budget is not None:
+            b = self.step_budget
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or not b > 0:
+                raise WSGMError(f"the step budget must be a positive number, got {b!r}")
+            if self.allocation != "cost":
+                raise WSGMError(
+                    "a step budget is spent by the cost allocation: add --allocate cost"
+                )
+        if self.steps_per_scale and self.allocation != "equal":
+            raise WSGMError(
+                "give either steps per scale or an allocation (--allocate cost), not both"
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise WSGMError(f"the seed must be a non-negative integer, got {self.seed!r}")
@@ -110,20 +132,37 @@ class SamplingSpec:
         """The grid(s) of a model of side ``size``: one shared grid, or J + 1 (coarsest, scale
         1 .. J) from ``steps_per_scale`` or for a grid that depends on each scale's size.
         ``levels`` is a WSGM's J, None for an SGM."""
-        if self.steps_per_scale and levels is None:
-            raise WSGMError("steps per scale are for WSGM models; this is an SGM")
+        if (self.steps_per_scale or self.allocation != "equal") and levels is None:
+            what = "steps per scale are" if self.steps_per_scale else "step allocations are"
+            raise WSGMError(f"{what} for WSGM models; this is an SGM")
         if self.steps_per_scale and levels is not None and len(self.steps_per_scale) != levels + 1:
             raise WSGMError(
                 f"steps per scale needs {levels + 1} positive counts (coarsest, then scales "
                 f"1..{levels}), got {','.join(map(str, self.steps_per_scale))}"
             )
         sized = self.grid in SIZED_GRIDS and self.grid_rho is None
-        if levels is None or not (self.steps_per_scale or sized):
+        spread = self.steps_per_scale or self.allocation != "equal"
+        if levels is None or not (spread or sized):
             return self.grid_of(self.steps, T=T, size=size)
-        counts = self.steps_per_scale or (self.steps,) * (levels + 1)
+        counts = self.counts(levels=levels, size=size)
         # index 0: the coarsest network, on size / 2^J; index j: the details of scale j
         sides = [None if size is None else size >> s for s in (levels, *range(1, levels + 1))]
         return [self.grid_of(c, T=T, size=side) for c, side in zip(counts, sides, strict=True)]
+
+    def counts(self, *, levels: int | None, size: int | None = None) -> tuple[int, ...]:
+        """The step count of every network: (N,) for an SGM (``levels`` None); for a WSGM
+        coarsest first, then scale 1 .. J, from ``steps_per_scale`` or the allocation (which
+        needs the image ``size``)."""
+        if levels is None:
+            return (self.steps,)
+        if self.steps_per_scale:
+            return tuple(self.steps_per_scale)
+        if self.allocation == "equal":
+            return (self.steps,) * (levels + 1)
+        if size is None:
+            raise WSGMError("the cost allocation of steps needs the image size")
+        return counts_for(self.allocation, self.steps, size=size, levels=levels,
+                          sampler=self.sampler, budget=self.step_budget)  # fmt: skip
 
     def batch_seed(self, batch: int, *keys: int) -> int:
         """The seed of batch ``batch`` (after any extra ``keys``, e.g. a sweep's N)."""
