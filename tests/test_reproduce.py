@@ -295,6 +295,10 @@ def test_full_presets_run_end_to_end(tmp_path: Path, experiment: str) -> None:
     data = json.loads((out / "sweep.json").read_text())
     assert data["settings"]["size"] == full.size
     assert data["settings"]["base_channels"] == full.base_channels
+    if experiment == "phi4":  # the mixture twin's exact-score lines beside the Gaussian twin's
+        for label in ("sgm", "wsgm"):
+            assert {"spectrum", "histogram_w1", "magnetization_w1"} <= set(data["theory"][label])
+        assert "mixture twin" in (out / "report.md").read_text()
     for m in data["models"].values():
         assert m["steps"] == [2] and all(np.isfinite(v[0]) for v in m["metrics"].values())
     run_config = json.loads((out / "runs" / "wsgm" / "run_config.json").read_text())

@@ -3,6 +3,7 @@ equals an uninterrupted run, config mismatch, NaN guard, bad inputs."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -20,7 +21,14 @@ from wsgm.training.config import RunConfig, apply_overrides, load_toml
 from wsgm.training.loop import TrainingDiverged, train
 
 
-@pytest.mark.parametrize("schedule", ["uniform", "quadratic", "log"])
+def _logsnr_mean(T: float, tmin: float) -> float:
+    # λ = log(α/σ) = -t - ½ log(1 - e^{-2t}) uniform; t(λ) = ½ log(1 + e^{-2λ})
+    lam_of = lambda t: -t - 0.5 * math.log(1 - math.exp(-2 * t))  # noqa: E731
+    lam = np.linspace(lam_of(T), lam_of(tmin), 1_000_001)
+    return float(np.mean(0.5 * np.log1p(np.exp(-2 * lam))))
+
+
+@pytest.mark.parametrize("schedule", ["uniform", "quadratic", "log", "logsnr"])
 def test_time_schedules_mean(schedule: str) -> None:
     T, tmin = 5.0, 1e-3
     t = sample_times(
@@ -35,6 +43,7 @@ def test_time_schedules_mean(schedule: str) -> None:
         "uniform": (T + tmin) / 2,
         "quadratic": tmin + (T - tmin) / 3,
         "log": (T - tmin) / math.log(T / tmin),
+        "logsnr": _logsnr_mean(T, tmin),
     }[schedule]
     assert t.min() >= tmin and t.max() <= T
     assert abs(float(t.mean()) - expected) < 0.01 * expected
@@ -259,3 +268,30 @@ def test_failed_checkpoint_write_keeps_the_previous_one(tmp_path: Path) -> None:
     target.rename(tmp_path / ".model.prev")
     recover_dir(target)
     assert (target / "a.txt").read_text() == "old"
+
+
+def test_coarse_network_overrides() -> None:
+    from wsgm.training.defaults import model_config_for
+
+    run = apply_overrides(RunConfig(), ["unet.coarse_channels=48", "unet.coarse_attention=true"])
+    cfg = model_config_for(run, channels=1, size=(32, 32), kind="field", periodic=True)
+    assert cfg.levels == 2 and cfg.unets["coarse"].base_channels == 48
+    assert cfg.unets["coarse"].mid_attention
+    for j in (1, 2):  # the detail networks keep the shared settings
+        assert cfg.unets[f"scale{j}"].base_channels == 32
+        assert not cfg.unets[f"scale{j}"].mid_attention
+    plain = model_config_for(RunConfig(), channels=1, size=(32, 32), kind="field", periodic=True)
+    assert plain.unets["coarse"].base_channels == 32 and not plain.unets["coarse"].mid_attention
+    with pytest.raises(WSGMError, match="unet.coarse_channels must be >= 0, got -8"):
+        apply_overrides(RunConfig(), ["unet.coarse_channels=-8"])
+
+
+def test_a_config_written_before_a_key_existed_still_matches() -> None:
+    from wsgm.training.config import config_diff
+
+    new = RunConfig().to_dict()
+    old = json.loads(json.dumps(new))
+    del old["unet"]["coarse_channels"], old["unet"]["coarse_attention"]
+    assert config_diff(old, new) == []  # a missing key counts as its default
+    changed = apply_overrides(RunConfig(), ["unet.coarse_channels=64"]).to_dict()
+    assert config_diff(old, changed) == ["unet.coarse_channels"]

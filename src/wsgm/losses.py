@@ -7,7 +7,10 @@ with the OU marginals of :mod:`wsgm.sde` and t drawn from a training schedule:
 - ``uniform``:   t ~ U[t_min, T];
 - ``quadratic``: t = t_min + (T - t_min) u^2, u ~ U[0, 1] (more weight on small t, where the
   sampling grids of :mod:`wsgm.grids` put their fine steps);
-- ``log``:       log t ~ U[log t_min, log T] (equal weight per decade of t).
+- ``log``:       log t ~ U[log t_min, log T] (equal weight per decade of t);
+- ``logsnr``:    λ_t = log(α_t/σ_t) ~ U[λ_T, λ_{t_min}] (the density of the ``logsnr``
+  sampling grid's points, so the network is trained where that sampler evaluates it;
+  Kingma et al. 2021 parametrize the noise by the same λ).
 
 The minimizer is eps_theta(x, t) = -sigma_t grad log p_t(x), so ``OU.score_from_eps``
 turns the network into a score. The loss is the mean over samples and coordinates, so an
@@ -28,7 +31,7 @@ from .sde import OU
 
 __all__ = ["T_SCHEDULES", "sample_times", "noisy_batch", "NoisyBatch", "DSMLoss", "dsm_loss"]
 
-T_SCHEDULES = ("uniform", "quadratic", "log")
+T_SCHEDULES = ("uniform", "quadratic", "log", "logsnr")
 
 
 def sample_times(
@@ -51,8 +54,14 @@ def sample_times(
         t = t_min + (T - t_min) * u
     elif schedule == "quadratic":
         t = t_min + (T - t_min) * u**2
-    else:
+    elif schedule == "log":
         t = torch.exp(math.log(t_min) + (math.log(T) - math.log(t_min)) * u)
+    else:
+        hi, lo = (
+            OU.log_snr(torch.tensor(t_min, dtype=torch.float64)),
+            OU.log_snr(torch.tensor(T, dtype=torch.float64)),
+        )
+        t = OU.time_of_log_snr(lo + (hi - lo) * u).clamp(t_min, T)
     return t.to(dtype)
 
 

@@ -220,6 +220,8 @@ def run(args: argparse.Namespace) -> int:
         "model": cfg.to_dict(),
         **{k: v for k, v in sampling_meta(spec, "", cfg).items() if k in _JOB_KEYS},
     }
+    if spec.allocation != "equal":  # (only then, so partial files of equal-N jobs still match)
+        job["counts"] = sampling_meta(spec, "", cfg)["counts"]
     fields = run_batches(
         lambda b, g, tick: model.sample(
             spec.batch_size, sampler=spec.sampler, grids=grids, generator=g, callback=tick
@@ -252,7 +254,4 @@ def run(args: argparse.Namespace) -> int:
 
 # The settings a partial file of finished batches must agree on (n, batch size and seed are
 # added by run_batches).
-_JOB_KEYS = (
-    "sampler", "grid", "grid_rho", "steps", "steps_per_scale", "allocation", "step_budget",
-    "weights",
-)  # fmt: skip
+_JOB_KEYS = ("sampler", "grid", "grid_rho", "steps", "steps_per_scale", "weights")

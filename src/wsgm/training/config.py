@@ -93,6 +93,10 @@ class UNetSection:
     min_resolution: int = 4
     # See wsgm.nn.UNetConfig.mean_head: lets each network denoise the zero-frequency mode.
     mean_head: bool = True
+    # The WSGM's coarsest network only (its grid is small, so width and attention are cheap
+    # there): channels (0 = base_channels) and self-attention at its lowest resolution.
+    coarse_channels: int = 0
+    coarse_attention: bool = False
 
 
 @dataclass
@@ -263,7 +267,10 @@ _AT_LEAST_ONE = (
     "unet.min_resolution",
 )
 _POSITIVE = ("train.lr", "train.grad_clip", "train.t_min", "model.T", "unet.base_channels")
-_NON_NEGATIVE = ("train.warmup_steps", "train.weight_decay", "model.levels", "unet.dropout")
+_NON_NEGATIVE = (
+    "train.warmup_steps", "train.weight_decay", "model.levels", "unet.dropout",
+    "unet.coarse_channels",
+)  # fmt: skip
 
 
 def check_value(key: str, value: Any, *, source: str) -> None:
@@ -333,7 +340,9 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
 def config_diff(
     a: dict[str, Any], b: dict[str, Any], *, ignore: frozenset[str] = RUNTIME_KEYS
 ) -> list[str]:
-    """Dotted keys whose values differ between two config dicts (``ignore`` excluded)."""
+    """Dotted keys whose values differ between two config dicts (``ignore`` excluded). A key
+    one of them lacks (a config written before the key existed) counts as its default."""
     fa, fb = flatten(a), flatten(b)
+    defaults = flatten(RunConfig().to_dict())
     keys = sorted((set(fa) | set(fb)) - ignore)
-    return [k for k in keys if fa.get(k) != fb.get(k)]
+    return [k for k in keys if fa.get(k, defaults.get(k)) != fb.get(k, defaults.get(k))]

@@ -62,15 +62,16 @@ def model_config_for(
             res, cin, cout, ccond = min(size) >> levels, channels, channels, 0
         else:
             res, cin, cout, ccond = min(size) >> int(name[5:]), 3 * channels, 3 * channels, channels
+        coarse = name == "coarse"
         unets[name] = UNetConfig(
             in_channels=cin,
             out_channels=cout,
             cond_channels=ccond,
-            base_channels=u.base_channels,
+            base_channels=(u.coarse_channels or u.base_channels) if coarse else u.base_channels,
             channel_mults=tuple(u.channel_mults) or auto_mults(res, u.min_resolution),
             num_res_blocks=u.num_res_blocks,
             attention_levels=tuple(u.attention_levels),
-            mid_attention=u.mid_attention,
+            mid_attention=u.mid_attention or (coarse and u.coarse_attention),
             num_heads=u.num_heads,
             dropout=u.dropout,
             padding_mode=padding,
