@@ -49,6 +49,20 @@ def test_time_schedules_mean(schedule: str) -> None:
     assert abs(float(t.mean()) - expected) < 0.01 * expected
 
 
+@pytest.mark.parametrize("schedule", ["uniform", "logsnr"])
+def test_v_weighting_of_the_exact_predictor_is_one(schedule: str) -> None:
+    # Data N(0, I): the exact eps error per coordinate is 1 - sigma_t^2 = alpha_t^2 at every t,
+    # and the v weighting 1/alpha_t^2 makes it exactly 1 whatever the schedule of t.
+    sde = OU()
+    g = torch.Generator().manual_seed(2)
+    x0 = torch.randn(50_000, 4, generator=g, dtype=torch.float64)
+    exact = lambda x, t, c: sde.sigma(t)[:, None] * x  # noqa: E731
+    loss = dsm_loss(exact, x0, sde=sde, schedule=schedule, t_min=0.01, weighting="v", generator=g)
+    assert abs(float(loss) - 1.0) < 0.03
+    with pytest.raises(ValueError, match="unknown loss weighting 'snr'; allowed: eps, v"):
+        dsm_loss(exact, x0, sde=sde, weighting="snr", generator=g)
+
+
 def test_dsm_loss_of_the_exact_predictor() -> None:
     # Data N(0, I): x_t ~ N(0, I) and E[eps | x_t] = sigma_t x_t, so the best loss is
     # E_t[1 - sigma_t^2] = E_t[exp(-2t)] = (exp(-2 t_min) - exp(-2T)) / (2 (T - t_min)) (uniform t).

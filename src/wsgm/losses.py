@@ -15,6 +15,12 @@ with the OU marginals of :mod:`wsgm.sde` and t drawn from a training schedule:
 The minimizer is eps_theta(x, t) = -sigma_t grad log p_t(x), so ``OU.score_from_eps``
 turns the network into a score. The loss is the mean over samples and coordinates, so an
 untrained zero-output network scores exactly 1.
+
+Weighting (:data:`WEIGHTINGS`): ``eps`` puts unit weight on the eps error at every t (the
+above); ``v`` puts unit weight on the error of v = alpha eps - sigma x_0, i.e. 1/alpha_t^2 on
+the eps error: EDM's lambda(sigma) = (sigma^2 + sigma_d^2)/(sigma sigma_d)^2 on the x_0 error
+for unit-variance data (Karras et al. 2022, Table 1, with sigma = sigma_t/alpha_t), which
+weighs the noisy end more. Either way the minimizer is the same.
 """
 
 from __future__ import annotations
@@ -29,9 +35,12 @@ from torch import Tensor
 
 from .sde import OU
 
-__all__ = ["T_SCHEDULES", "sample_times", "noisy_batch", "NoisyBatch", "DSMLoss", "dsm_loss"]
+__all__ = [
+    "T_SCHEDULES", "WEIGHTINGS", "sample_times", "noisy_batch", "NoisyBatch", "DSMLoss", "dsm_loss",
+]  # fmt: skip
 
 T_SCHEDULES = ("uniform", "quadratic", "log", "logsnr")
+WEIGHTINGS = ("eps", "v")
 
 
 def sample_times(
@@ -112,6 +121,13 @@ class DSMLoss:
     sde: OU = field(default_factory=OU)
     schedule: str = "quadratic"
     t_min: float = 1e-3
+    weighting: str = "eps"
+
+    def __post_init__(self) -> None:
+        if self.weighting not in WEIGHTINGS:
+            raise ValueError(
+                f"unknown loss weighting {self.weighting!r}; allowed: {', '.join(WEIGHTINGS)}"
+            )
 
     def draw(self, x0: Tensor, generator: torch.Generator | None = None) -> NoisyBatch:
         """One forward-noised copy of every sample of ``x0`` (:func:`noisy_batch`)."""
@@ -127,7 +143,11 @@ class DSMLoss:
         cond: Tensor | None = None,
     ) -> Tensor:
         """The Monte Carlo estimate of L(theta) on ``batch`` (a 0-d float32 tensor)."""
-        return torch.mean((eps_fn(batch.x_t, batch.t, cond).float() - batch.eps.float()) ** 2)
+        err = (eps_fn(batch.x_t, batch.t, cond).float() - batch.eps.float()) ** 2
+        if self.weighting == "eps":
+            return torch.mean(err)
+        w = torch.exp(2.0 * batch.t.float())  # 1 / alpha_t^2
+        return torch.mean(err * w.reshape(-1, *([1] * (err.ndim - 1))))
 
 
 def dsm_loss(
@@ -138,8 +158,9 @@ def dsm_loss(
     sde: OU | None = None,
     schedule: str = "quadratic",
     t_min: float = 1e-3,
+    weighting: str = "eps",
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Monte Carlo estimate of L(theta) on the batch ``x0`` (a 0-d tensor)."""
-    loss = DSMLoss(sde or OU(), schedule, t_min)
+    loss = DSMLoss(sde or OU(), schedule, t_min, weighting)
     return loss(eps_fn, loss.draw(x0, generator), cond)

@@ -54,7 +54,7 @@ def _model_costs(preset: Preset, kind: str, *, repeats: int = 2) -> tuple[float,
     x = torch.randn(max(preset.train_batch, 8), channels, size, size, generator=g)
     cfg = model_config_for(run, channels=channels, size=(size, size), kind="field", periodic=True)
     model = build_model(cfg, compute_stats(x, wavelet=cfg.wavelet, levels=cfg.levels))
-    loss = DSMLoss(model.sde, run.train.t_schedule, run.train.t_min)
+    loss = DSMLoss(model.sde, run.train.t_schedule, run.train.t_min, run.train.loss_weighting)
     opt = torch.optim.AdamW(model.nets.parameters(), lr=1e-4)
     pairs = model.training_pairs(x[: preset.train_batch])
 

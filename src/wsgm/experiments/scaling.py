@@ -21,7 +21,6 @@ from the curves mean − SE and mean + SE. ``scaling.json`` holds ``{"sizes", "m
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -319,6 +318,46 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     _save(fig, path)
 
 
+def growth(curve: dict[str, Any], sizes: Sequence[int]) -> float | None:
+    """N_needed at the largest size over N_needed at the smallest (None if either is
+    missing)."""
+    lo, hi = curve.get(str(min(sizes))), curve.get(str(max(sizes)))
+    return hi / lo if lo and hi else None
+
+
+def goal_lines(result: dict[str, Any], *, limit: float = 1.5) -> list[str]:
+    """Issue 11's goal, checked: the trained WSGM's N_needed grows by at most ``limit`` from
+    the smallest to the largest size on every metric and setting; the SGM's growth beside it
+    and the exact-score lines' (discretization alone)."""
+    sizes = result["sizes"]
+    if len(sizes) < 2:
+        return []
+    lo, hi = min(sizes), max(sizes)
+    lines = [f"**Growth of N_needed from L = {lo} to L = {hi}** (goal: trained WSGM ≤ {limit:g}x "
+             "on every metric):", ""]  # fmt: skip
+    failed, unknown = [], []
+    for name, m in result["metrics"].items():
+        for setting in SETTINGS:
+            cells = []
+            for kind in ("sgm", "wsgm", "exact_sgm", "exact_wsgm"):
+                curve = m.get(kind, {}).get(setting)
+                if not curve:
+                    continue
+                g = growth(curve, sizes)
+                cells.append(f"{kind} {g:.2f}x" if g is not None else f"{kind} n/a")
+                if kind == "wsgm":
+                    if g is None:
+                        unknown.append(f"{name} {setting}")
+                    elif g > limit:
+                        failed.append(f"{name} {setting} ({g:.2f}x)")
+            lines.append(f"- {name}, {setting}: " + ", ".join(cells))
+    verdict = "met" if not failed and not unknown else "not met"
+    lines += ["", f"Goal {verdict}" + (f": above {limit:g}x on {', '.join(failed)}" if failed
+              else "") + (f"; not measurable (not reached at one size) on {', '.join(unknown)}"
+              if unknown else "") + "."]  # fmt: skip
+    return lines
+
+
 def report_text(result: dict[str, Any]) -> str:
     """The report: N_needed against L per metric, setting and model, with the exact lines."""
     sizes = [str(L) for L in result["sizes"]]
@@ -362,5 +401,14 @@ def report_text(result: dict[str, Any]) -> str:
                     cell(curve.get(L), ivs.get(L), best.get(L), swept.get(L)) for L in sizes
                 )
                 lines.append(f"| {name} | {setting} | {kind} | {row} |")
-    lines += ["", "Training seconds per model: " + json.dumps(result["train_seconds"])]
+    lines += ["", *goal_lines(result)]
+    secs = result["train_seconds"]
+    lines += ["", "| training seconds | " + " | ".join(f"L={L}" for L in sizes) + " |",
+              "|---|" + "---:|" * len(sizes)]  # fmt: skip
+    for kind in ("sgm", "wsgm"):
+        lines.append(
+            f"| {kind} | " + " | ".join(f"{secs[kind].get(L, 0):.0f}" for L in sizes) + " |"
+        )
+    ratio = [secs["wsgm"].get(L, 0) / secs["sgm"][L] for L in sizes if secs["sgm"].get(L)]
+    lines.append("| wsgm / sgm | " + " | ".join(f"{r:.2f}" for r in ratio) + " |")
     return "\n".join(lines) + "\n"

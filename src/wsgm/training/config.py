@@ -30,7 +30,7 @@ from typing import Any
 
 from ..data.io import DATA_KINDS
 from ..errors import WSGMError
-from ..losses import T_SCHEDULES
+from ..losses import T_SCHEDULES, WEIGHTINGS
 from ..models.config import MODEL_KINDS, PREDICTIONS
 from ..nn import PADDING_MODES
 
@@ -103,7 +103,8 @@ class UNetSection:
 class TrainSection:
     """Optimization (AdamW + linear warm-up + clipping + EMA with warm-up), logging, stops.
 
-    ``t_schedule`` is one of :data:`wsgm.losses.T_SCHEDULES`; ``augment`` auto|none|periodic
+    ``t_schedule`` is one of :data:`wsgm.losses.T_SCHEDULES`, ``loss_weighting`` one of
+    :data:`wsgm.losses.WEIGHTINGS` (``v``: EDM's weighting); ``augment`` auto|none|periodic
     (random circular shifts and flips, symmetries of periodic stationary fields);
     ``scales`` lists the networks to train (``coarse`` or scale numbers 1..J; empty = all);
     ``mixed_precision`` no|fp16|bf16 (passed to accelerate). ``batch_size`` is the global
@@ -119,6 +120,7 @@ class TrainSection:
     ema_decay: float = 0.999
     t_schedule: str = "quadratic"
     t_min: float = 1e-3
+    loss_weighting: str = "eps"
     seed: int = 0
     augment: str = "auto"
     mixed_precision: str = "no"
@@ -255,6 +257,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "model.prediction": PREDICTIONS,
     "unet.padding": ("auto", *PADDING_MODES),
     "train.t_schedule": T_SCHEDULES,
+    "train.loss_weighting": WEIGHTINGS,
     "train.augment": ("auto", "none", "periodic"),
     "train.mixed_precision": ("no", "fp16", "bf16"),
 }

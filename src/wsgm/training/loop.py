@@ -267,7 +267,7 @@ def _setup(run: RunConfig, run_dir: Path, stack: contextlib.ExitStack) -> _Sessi
     model.stats = model.stats.to(device=device)
     periodic = cfg.augment == "periodic" or (cfg.augment == "auto" and data.periodic)
 
-    loss = DSMLoss(model.sde, cfg.t_schedule, cfg.t_min)
+    loss = DSMLoss(model.sde, cfg.t_schedule, cfg.t_min, cfg.loss_weighting)
     bundle = _Bundle({n: model.nets[n] for n in selected}, model.sde, model.config.prediction, loss)
     opts = {}
     for n in selected:
