@@ -81,3 +81,28 @@ def test_stop_rule(steps: list[int], values: list[float], se: float, stops: bool
     from wsgm.experiments.scaling import stop_rule
 
     assert stop_rule(2.0)(_sweep_of(steps, values, se)) is stops
+
+
+def test_a_stopped_training_stops_the_command_and_keeps_its_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in one model's training (checkpoint saved by the loop) must stop the study
+    there, not go on to the next model, and the seconds it ran must count on resume."""
+    import wsgm.training.loop as loop
+    from wsgm.experiments.presets import preset_for
+    from wsgm.experiments.runs import TrainingStopped
+    from wsgm.experiments.scaling import train_size
+
+    calls: list[str] = []
+
+    def stopped(run: Any, run_dir: Any, **_: Any) -> Any:
+        calls.append(run.model.kind)
+        return loop.TrainResult(steps={}, interrupted=True, last_loss={})
+
+    monkeypatch.setattr(loop, "train", stopped)
+    preset = preset_for("phi4", full=False).replace(size=16, n_train=16, n_samples=4)
+    with pytest.raises(TrainingStopped):
+        train_size(tmp_path / "L16", preset, progress=False)
+    assert calls == ["sgm"]  # the WSGM was not started
+    saved = json.loads((tmp_path / "L16" / "runs" / "sgm" / "train_seconds.json").read_text())
+    assert saved["seconds"] > 0

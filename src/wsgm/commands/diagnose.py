@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.diagnose import denoising_losses, report_lines, scale_errors, twins_of
     from ..experiments.runs import load_trained
     from ..fileio import write_json_atomic
+    from ..models.wsgm import WSGM
     from ..training.device import use_cpu
 
     steps = steps_list(args.sweep_steps)
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     )
     model = load_trained(args.model_dir, device=device, weights=spec.weights)
-    if model.config.kind != "wsgm":
+    if not isinstance(model, WSGM):
         raise WSGMError(f"{args.model_dir} holds a {model.config.kind} model; diagnose a WSGM")
     ref = load_data(args.reference).fields
     if ref.ndim != 4 or ref.shape[1] != 1:

@@ -20,7 +20,7 @@ from ..models.base import ScoreModel
 from ..models.io import load_model
 from ..training.config import RunConfig, config_diff
 
-__all__ = ["train_run", "load_trained", "training_progress"]
+__all__ = ["train_run", "load_trained", "training_progress", "TrainingStopped"]
 
 
 def training_progress(run_dir: str | os.PathLike[str]) -> tuple[dict[str, int], int] | None:
@@ -99,5 +99,17 @@ def train_run(run: RunConfig, run_dir: str | os.PathLike[str]) -> float:
             f"training {kind} in {run_dir} ({run.train.steps} steps)", file=sys.stderr, flush=True
         )
     t0 = time.perf_counter()
-    train(run, run_dir)
-    return time.perf_counter() - t0
+    result = train(run, run_dir)
+    seconds = time.perf_counter() - t0
+    if result.interrupted:  # Ctrl-C: the checkpoint is saved; stop the whole command here
+        raise TrainingStopped(seconds)
+    return seconds
+
+
+class TrainingStopped(KeyboardInterrupt):
+    """A training stopped by Ctrl-C (its checkpoint saved; the same command resumes it), with
+    the ``seconds`` it ran, so a caller can account for them before stopping too."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"training stopped after {seconds:.0f} s; the same command resumes")
+        self.seconds = seconds

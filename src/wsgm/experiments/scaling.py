@@ -36,7 +36,7 @@ from ..training.device import use_cpu
 from .datasets import make_datasets
 from .gaussian_twin import data_spectrum, twin_spectrum_errors_exact
 from .presets import Preset
-from .runs import load_trained, train_run
+from .runs import TrainingStopped, load_trained, train_run
 from .sweep import FIELD_METRICS, FieldSuite, ModelSweep, sweep_model
 
 __all__ = ["SETTINGS", "n_needed", "phi4_scaling", "stop_rule", "train_size"]
@@ -181,9 +181,14 @@ def train_size(
         run = preset.run_config(kind, str(sets.train_path), cpu=cpu, progress=progress)
         if kind == "wsgm":
             run.model.levels = _levels(preset.size)
-        took = train_run(run, d / "runs" / kind)  # 0 when reused
         state = d / "runs" / kind / "train_seconds.json"
         total = float(read_json(state)["seconds"]) if state.exists() else 0.0
+        try:
+            took = train_run(run, d / "runs" / kind)  # 0 when reused
+        except TrainingStopped as stop:  # Ctrl-C: keep the part that ran, then stop
+            state.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(state, {"seconds": total + stop.seconds})
+            raise
         if took > 0:  # a resumed training adds its part
             total += took
             write_json_atomic(state, {"seconds": total})
