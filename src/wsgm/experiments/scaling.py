@@ -1,6 +1,7 @@
 """Learned scaling on critical φ⁴: steps needed against the image size L (issue 11, part 2).
 
-``phi4_scaling(out_dir, sizes, preset)`` does, for every L of ``sizes`` (each a multiple of 8):
+``phi4_scaling(out_dir, sizes, preset)`` does, for every L of ``sizes`` (each a multiple of 8;
+docs/design.md §7.6):
 
 - data at β_c (``DIR/L{L}/data``, as ``wsgm reproduce phi4`` makes them);
 - an SGM and a WSGM with the same recipe and optimizer steps (the preset's), the WSGM down
