@@ -8,16 +8,20 @@ docs/design.md §7.6):
   to an 8x8 coarsest low-pass (J = log2(L/8)); training seconds recorded per model;
 - step sweeps (:mod:`wsgm.experiments.sweep`) for Euler–Maruyama on the quadratic grid, DPM-
   Solver++(2M) on the logsnr grid, and for the SGM also the resolution-shifted logsnr grid,
-  with ``repeats`` sample draws per N (mean ± SE); each sweep is saved as soon as it is done
-  (``DIR/L{L}/sweeps/*.json``) and reused, so the whole command resumes;
+  with ``repeats`` sample draws per N (mean ± SE); each sweep is saved after every N
+  (``DIR/L{L}/sweeps/<setting>-<model>.json``), resumed from there and stopped by
+  :func:`stop_rule`, so the whole command resumes;
 - the exact-score spectrum error of the data's Gaussian twin in closed form
   (:func:`wsgm.experiments.gaussian_twin.twin_spectrum_errors_exact`).
 
-N_needed is where a model's error curve crosses ``factor`` x the metric's noise floor,
-interpolated log-linearly in N between the swept N (:func:`n_needed`); its interval comes
-from the curves mean − SE and mean + SE. ``scaling.json`` holds ``{"sizes", "metrics": {name:
-{"noise_floor": {L}, "sgm": {setting: {L: N}}, "wsgm", "exact_sgm", "exact_wsgm",
-"interval_sgm", "interval_wsgm"}}, "train_seconds": {"sgm": {L}, "wsgm": {L}}}``.
+N_needed is where a model's error curve crosses ``factor`` x the metric's noise floor of
+the same L (``metrics``), or ``factor`` x the largest floor over the sizes (``common``),
+interpolated log-linearly in N between the swept N (:func:`n_needed`, :func:`needed`); its
+interval comes from the curves mean − SE and mean + SE. ``scaling.json`` holds ``{"sizes",
+"metrics" and "common": {name: {"noise_floor": {L}, "threshold": {L}, "sgm": {setting: {L:
+N}}, "wsgm", "exact_sgm", "exact_wsgm", "interval_<kind>", "best_ratio_<kind>",
+"swept_<kind>"}}, "curves": {name: {kind: {setting: {L: {"steps", "values", "se"}}}}},
+"train_seconds": {"sgm": {L}, "wsgm": {L}}}``.
 """
 
 from __future__ import annotations
