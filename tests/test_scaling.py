@@ -106,3 +106,23 @@ def test_a_stopped_training_stops_the_command_and_keeps_its_seconds(
     assert calls == ["sgm"]  # the WSGM was not started
     saved = json.loads((tmp_path / "L16" / "runs" / "sgm" / "train_seconds.json").read_text())
     assert saved["seconds"] > 0
+
+
+def test_needed_at_each_floor_and_at_a_common_target() -> None:
+    """The same error curve at two sizes: with each L's own (smaller) floor the target
+    tightens and N_needed grows; at the common target (2x the largest floor) it does not."""
+    from wsgm.experiments.scaling import growth, needed
+
+    steps = [4, 8, 16, 32, 64]
+    values = [0.4, 0.2, 0.1, 0.05, 0.025]  # error ~ 1/N
+    curve = {"steps": steps, "values": values, "se": [0.0] * 5}
+    curves = {"spectrum": {"wsgm": {"euler/quadratic": {"16": curve, "32": curve}}}}
+    floors = {"spectrum": {"16": 0.05, "32": 0.025}}
+    own = needed(curves, floors, factor=2.0, common=False)["spectrum"]
+    same = needed(curves, floors, factor=2.0, common=True)["spectrum"]
+    assert own["wsgm"]["euler/quadratic"] == pytest.approx({"16": 16.0, "32": 32.0})
+    assert same["wsgm"]["euler/quadratic"] == pytest.approx({"16": 16.0, "32": 16.0})
+    assert same["threshold"] == pytest.approx({"16": 0.1, "32": 0.1})
+    assert growth(own["wsgm"]["euler/quadratic"], [16, 32]) == pytest.approx(2.0)
+    assert growth(same["wsgm"]["euler/quadratic"], [16, 32]) == pytest.approx(1.0)
+    assert own["best_ratio_wsgm"]["euler/quadratic"]["32"] == pytest.approx(1.0)
