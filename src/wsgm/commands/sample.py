@@ -213,15 +213,16 @@ def run(args: argparse.Namespace) -> int:
     cfg = model.config
     # Finished batches go to OUT.npz.partial.npz; the same command resumes a killed job.
     partial = partial_path(out)
+    spec_meta = sampling_meta(spec, "", cfg)
     job = {
         "command": "sample",
         "weights_sha256": tensor_fingerprint(model.nets.state_dict()),
         "stats_sha256": tensor_fingerprint(model.stats.tensors()),
         "model": cfg.to_dict(),
-        **{k: v for k, v in sampling_meta(spec, "", cfg).items() if k in _JOB_KEYS},
+        **{k: v for k, v in spec_meta.items() if k in _JOB_KEYS},
     }
     if spec.allocation != "equal":  # (only then, so partial files of equal-N jobs still match)
-        job["counts"] = sampling_meta(spec, "", cfg)["counts"]
+        job["counts"] = spec_meta["counts"]
     fields = run_batches(
         lambda b, g, tick: model.sample(
             spec.batch_size, sampler=spec.sampler, grids=grids, generator=g, callback=tick

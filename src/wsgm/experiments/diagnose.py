@@ -39,7 +39,7 @@ from ..errors import WSGMError
 from ..metrics.distances import DISTANCES
 from ..metrics.halves import two_halves
 from ..models.normalization import NormalizationStats
-from ..models.wsgm import WSGM, refine_once, scale_grid
+from ..models.wsgm import WSGM, refine_once, scale_grid, wavelet_pairs
 from ..samplers import ScoreFn, get_sampler
 from ..sampling.spec import SamplingSpec, derive_seed
 from .mixture_twin import LAWS, fit_mixture, twin_law
@@ -120,7 +120,7 @@ def scale_errors(
         for source, (fn, st) in sources.items():
             g = torch.Generator(device=dev).manual_seed(derive_seed(spec.seed, N, 0))
             z = torch.randn(shape, generator=g, device=dev)
-            xn = run(_as_float(fn), z, scale_grid(grids, 0), generator=g, sde=sde)
+            xn = run(fn, z, scale_grid(grids, 0), generator=g, sde=sde)
             x = st.to(device=dev, dtype=xn.dtype).unnormalize_low(xn, levels)
             rows.append({"scale": "coarse", "side": shape[-1], "N": N, "source": source,
                          **_measure(x, low_a[levels]), "floor": floor})  # fmt: skip
@@ -132,24 +132,13 @@ def scale_errors(
             floor = _measure(low_b[j - 1], low_a[j - 1])
             for source, (fns, st) in cond_sources.items():
                 g = torch.Generator(device=dev).manual_seed(derive_seed(spec.seed, N, j))
-                x = refine_once(low_b[j], _as_float(fns[j - 1]), st, level=j, wavelet=wavelet,
+                x = refine_once(low_b[j], fns[j - 1], st, level=j, wavelet=wavelet,
                                 sampler=run, grid=scale_grid(grids, j), generator=g,
                                 sde=sde)  # fmt: skip
                 rows.append({"scale": f"scale {j}", "side": int(x.shape[-1]), "N": N,
                              "source": source, **_measure(x, low_a[j - 1]),
                              "floor": floor})  # fmt: skip
     return rows
-
-
-def _as_float(fn: ScoreFn) -> ScoreFn:
-    """A score function evaluated in float64 when it is an exact one (FFT-based, float64
-    statistics), its result cast back, so networks and twins see the same float32 states."""
-
-    def score(x: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
-        out = fn(x, t, cond)
-        return out.to(x.dtype)
-
-    return score
 
 
 def denoising_losses(
@@ -181,7 +170,7 @@ def denoising_losses(
     }
     for law, ex in twins.items():
         st = _stats(ex, dev)
-        pairs[f"{law} twin"] = _pairs(x0, st, cfg.levels, cfg.wavelet)
+        pairs[f"{law} twin"] = wavelet_pairs(x0, st, cfg.levels, cfg.wavelet)
         scorers[f"{law} twin"] = {"coarse": ex.coarse_score_fn} | {
             f"scale{j}": ex.cond_score_fns[j - 1] for j in range(1, cfg.levels + 1)
         }
@@ -208,20 +197,6 @@ def denoising_losses(
             row["normalization_ratio"] = float(ratio)
             rows.append(row)
     return rows
-
-
-def _pairs(
-    x0: Tensor, st: NormalizationStats, levels: int, wavelet: str
-) -> dict[str, tuple[Tensor, Tensor | None]]:
-    """The (target, condition) of every network in the normalized coordinates of ``st``:
-    :meth:`wsgm.models.wsgm.WSGM.training_pairs` with other statistics."""
-    out: dict[str, tuple[Tensor, Tensor | None]] = {}
-    x = x0
-    for j in range(1, levels + 1):
-        x, d = wavelets.dwt(x, wavelet)
-        out[f"scale{j}"] = (st.normalize_details(d, j), st.normalize_low(x, j))
-    out["coarse"] = (st.normalize_low(x, levels), None)
-    return out
 
 
 def report_lines(scale_rows: list[dict[str, Any]], loss_rows: list[dict[str, Any]]) -> list[str]:

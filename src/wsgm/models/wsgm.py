@@ -36,7 +36,7 @@ from ..sde import OU
 from .base import ScoreModel
 from .normalization import NormalizationStats
 
-__all__ = ["WSGM", "wsgm_sample", "wsgm_refine", "refine_once", "scale_grid"]
+__all__ = ["WSGM", "wsgm_sample", "wsgm_refine", "refine_once", "scale_grid", "wavelet_pairs"]
 
 SamplerArg = str | Callable[..., Tensor]
 
@@ -131,6 +131,26 @@ def refine_once(
     return wavelets.idwt(x_low, st.unnormalize_details(dn, level), wavelet)
 
 
+def wavelet_pairs(
+    x0: Tensor,
+    stats: NormalizationStats,
+    levels: int,
+    wavelet: str,
+    names: Sequence[str] = (),
+) -> dict[str, tuple[Tensor, Tensor | None]]:
+    """The (target, condition) of each WSGM network ``names`` (empty: all) for fields ``x0``,
+    normalized by ``stats``: ``scale{j}`` = (x̄_j, x_j), ``coarse`` = (x_J, None)."""
+    out: dict[str, tuple[Tensor, Tensor | None]] = {}
+    x = x0
+    for j in range(1, levels + 1):
+        x, d = wavelets.dwt(x, wavelet)
+        if not names or f"scale{j}" in names:
+            out[f"scale{j}"] = (stats.normalize_details(d, j), stats.normalize_low(x, j))
+    if not names or "coarse" in names:
+        out["coarse"] = (stats.normalize_low(x, levels), None)
+    return out
+
+
 @torch.no_grad()
 def wsgm_sample(
     coarse_score_fn: ScoreFn,
@@ -199,17 +219,9 @@ class WSGM(ScoreModel):
     def training_pairs(
         self, x0: Tensor, names: tuple[str, ...] | None = None
     ) -> dict[str, tuple[Tensor, Tensor | None]]:
-        names = names or self.config.names
-        st = self.stats_on(x0)
-        out: dict[str, tuple[Tensor, Tensor | None]] = {}
-        x = x0
-        for j in range(1, self.levels + 1):
-            x, d = wavelets.dwt(x, self.config.wavelet)
-            if f"scale{j}" in names:
-                out[f"scale{j}"] = (st.normalize_details(d, j), st.normalize_low(x, j))
-        if "coarse" in names:
-            out["coarse"] = (st.normalize_low(x, self.levels), None)
-        return out
+        return wavelet_pairs(
+            x0, self.stats_on(x0), self.levels, self.config.wavelet, names or self.config.names
+        )
 
     @torch.no_grad()
     def sample(  # type: ignore[override]
