@@ -216,3 +216,38 @@ def test_output_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     os.close(w)
     assert proc.returncode == 141, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_inspect_against_compares_observables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(0)
+    a = np.sign(rng.standard_normal((200, 1, 1))) * 0.5 + rng.standard_normal((200, 8, 8))
+    b = a[::-1] * 1.5  # the same magnetization signs, 1.5x the field: <phi^2> is 2.25x
+    np.savez(tmp_path / "a.npz", fields=a.astype(np.float32))
+    np.savez(tmp_path / "b.npz", fields=b.astype(np.float32))
+    rc, out, _ = _run(
+        ["data", "inspect", str(tmp_path / "a.npz"), "--against", str(tmp_path / "b.npz")], capsys
+    )
+    assert rc == 0 and "<phi^2>" in out and "blocked jackknife" in out and "NO" in out
+    rc, out, _ = _run(
+        [
+            "data",
+            "inspect",
+            str(tmp_path / "a.npz"),
+            "--against",
+            str(tmp_path / "a.npz"),
+            "--json",
+            "--blocks",
+            "20",
+        ],
+        capsys,
+    )
+    rows = {r["name"]: r for r in json.loads(out)["against"]["rows"]}
+    assert rc == 0 and set(rows) == {"phi2", "abs_m", "binder_u4", "chi"}
+    assert all(r["z"] == 0.0 and r["within_2se"] for r in rows.values())
+    rc, _, err = _run(
+        ["data", "inspect", str(tmp_path / "a.npz"), "--against", str(tmp_path / "no.npz")],
+        capsys,
+    )
+    assert rc == 2 and "does not exist" in err

@@ -68,6 +68,7 @@ def test_reproduce_gaussian_writes_report(gaussian_run: Path) -> None:
     report = (gaussian_run / "report.md").read_text()
     assert "Gaussian twin" in report and "With exact scores the spectrum error" in report
     assert "## Steps needed" in report and "error_vs_steps.png" in report
+    assert "## At equal sampling cost" in report and "- spectrum: " in report
     for png in ("error_vs_steps.png", "error_vs_time.png", "samples_sgm.png", "samples_wsgm.png"):
         assert (gaussian_run / png).stat().st_size > 1000
     assert (gaussian_run / "sweep.csv").exists()

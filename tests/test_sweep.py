@@ -21,7 +21,14 @@ from wsgm.experiments.results import (
     sweep_dict,
     write_sweep,
 )
-from wsgm.experiments.sweep import FieldSuite, steps_to_reach, sweep, sweep_model
+from wsgm.experiments.sweep import (
+    FieldSuite,
+    ModelSweep,
+    recorded_costs,
+    steps_to_reach,
+    sweep,
+    sweep_model,
+)
 from wsgm.samplers import get_sampler
 from wsgm.sampling.spec import SamplingSpec
 from wsgm.sde import OU
@@ -268,3 +275,28 @@ def test_sweep_stops_when_asked_and_resumes_from_a_partial_sweep() -> None:
     with pytest.raises(WSGMError, match=r"N = \[1\], not in the steps \[2, 4\]"):
         sweep_model(model, suite, steps=[2, 4], spec=spec, progress=False, repeats=2,  # type: ignore[arg-type]
                     resume=resumed)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind, levels", [("sgm", None), ("wsgm", 1)])
+def test_costs_recorded_by_a_sweep_and_refilled_for_old_files(kind: str, levels: Any) -> None:
+    suite = FieldSuite(_white(128), sample_size=64, generator=np.random.default_rng(0))
+    model = NoisyWhite(kind, bias=2.0)
+    if levels is not None:
+        model.config.levels = levels
+    spec = SamplingSpec(batch_size=64)
+    full = sweep_model(model, suite, steps=[1, 2, 4], spec=spec, progress=False)  # type: ignore[arg-type]
+    # SGM: N full-size evaluations; WSGM with J = 1 on 8x8: N at 4x4 (coarse) + N at 4x4.
+    per_step = 1.0 if kind == "sgm" else 2 * 0.25
+    assert full.cost_per_sample == [per_step * n for n in (1, 2, 4)]
+    assert recorded_costs(model, spec, [1, 2, 4])["cost_per_sample"] == full.cost_per_sample  # type: ignore[arg-type]
+    # A partial sweep saved before costs were recorded resumes with every point's cost.
+    saved = full.to_dict()
+    saved.update(steps=[1], cost_per_sample=[], step_counts=[])
+    for k in ("metrics",):
+        saved[k] = {m: v[:1] for m, v in saved[k].items()}
+    for k in ("seconds_per_sample", "network_evaluations_per_sample", "radial_spectrum"):
+        saved[k] = saved[k][:1]
+    old = ModelSweep.from_dict(json.loads(json.dumps(saved)))
+    again = sweep_model(model, suite, steps=[1, 2, 4], spec=spec, progress=False, resume=old)  # type: ignore[arg-type]
+    assert again.cost_per_sample == full.cost_per_sample
+    assert again.step_counts == full.step_counts

@@ -133,6 +133,18 @@ def register(subparsers: Any) -> None:
     ins.add_argument("--png", default=None, metavar="OUT.png", help="write a summary figure")
     ins.add_argument("--json", action="store_true", help="print the observables as JSON")
     ins.add_argument("--examples", type=int, default=6, help="example fields in the figure")
+    ins.add_argument(
+        "--against",
+        metavar="REF.npz",
+        help="compare <phi^2>, <|m|>, U4 and chi with this file's (e.g. a model's samples "
+        "against the MCMC data), each with its blocked-jackknife standard error and z-score",
+    )
+    ins.add_argument(
+        "--blocks",
+        type=int,
+        default=64,
+        help="jackknife blocks for --against (contiguous in file order; >= 2)",
+    )
     ins.set_defaults(func=run_inspect)
 
     data_phi4.register(sub)
@@ -252,6 +264,31 @@ def run_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare_observables(fields: Any, against: str, *, blocks: int) -> tuple[list[dict], list[str]]:
+    """The observables of ``fields`` and of the file ``against``: JSON rows and a table."""
+    from ..data.inputs import load_data
+    from ..metrics.observables import compare, comparison_lines, field_observables
+
+    rows = compare(
+        field_observables(fields, blocks=blocks),
+        field_observables(load_data(against).fields, blocks=blocks),
+    )
+    out = [
+        {
+            "name": r.name,
+            "value": r.a.value,
+            "se": r.a.se,
+            "against_value": r.b.value,
+            "against_se": r.b.se,
+            "difference": r.difference,
+            "z": r.z,
+            "within_2se": r.within(2.0),
+        }
+        for r in rows
+    ]
+    return out, comparison_lines(rows, a="file", b="against")
+
+
 def run_inspect(args: argparse.Namespace) -> int:
     from ..data.inputs import load_data
     from ..data.io import load_labels
@@ -261,6 +298,11 @@ def run_inspect(args: argparse.Namespace) -> int:
     labels = load_labels(args.file) if str(args.file).endswith(".npz") else None
     obs = observables(data.fields)
     ref = reference_for(data.meta, data.spatial)
+    rows, table = (
+        _compare_observables(data.fields, args.against, blocks=args.blocks)
+        if args.against
+        else (None, [])
+    )
     if args.json:
         out = {
             "file": str(args.file),
@@ -269,12 +311,17 @@ def run_inspect(args: argparse.Namespace) -> int:
             "kind": data.meta.get("kind"),
             **obs,
         }
+        if rows is not None:
+            out["against"] = {"file": str(args.against), "blocks": args.blocks, "rows": rows}
         print(json.dumps(out))
     else:
         print(describe(data, args.file, obs, labels))
         if ref is not None:
             for note in ref.notes:
                 print(f"reference: {note}")
+        if rows is not None:
+            print(f"observables against {args.against}:")
+            print("\n".join(table))
     if args.png:
         path = plot_summary(data, args.png, obs=obs, reference=ref, examples=args.examples)
         print(f"wrote {path}", file=sys.stderr if args.json else sys.stdout)

@@ -16,6 +16,7 @@ prints, per metric, the smallest N within 2x the noise floor.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +254,25 @@ def run(args: argparse.Namespace) -> int:
     if "sgm" in models and "wsgm" in models:
         # KID's floor is ~0 (unbiased): the first other metric makes the headline.
         print(headline_sentence(data, next((m for m in suite.metrics if m != "kid"), "kid")))
+    _print_matched_cost(data["models"], suite.metrics)
     return 0
+
+
+def _print_matched_cost(models: dict[str, Any], metrics: Sequence[str]) -> None:
+    """Each WSGM (every allocation) against the SGM at equal cost, one line per metric."""
+    from ..experiments.matched_cost import matched_cost, matched_cost_summary
+
+    if "sgm" not in models:
+        return
+    for label, m in models.items():
+        if label == "sgm" or m.get("kind") != "wsgm":
+            continue
+        for axis in ("cost", "seconds"):
+            for metric in metrics:
+                rows = matched_cost(models["sgm"], m, metric, axis=axis)
+                print(
+                    f"at equal {axis}, {metric}: {matched_cost_summary(rows, name=label.upper())}"
+                )
 
 
 def _models_kind(models: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fileio import atomic_write
+from .matched_cost import AXES, matched_cost_table
 from .results import headline_sentence, matched_sentence
 
 __all__ = ["write_report", "headline_table", "sweep_table"]
@@ -141,6 +142,20 @@ def write_report(
         "",
         sweep_table(data),
         "",
+    ]
+    if "sgm" in data["models"] and "wsgm" in data["models"]:
+        parts += [
+            "## At equal sampling cost",
+            "",
+            "Each model's error interpolated log-log between its swept N at the same budget, "
+            "for every swept budget inside both models' ranges (no extrapolation). "
+            f"`cost`: {AXES['cost'][1]} (full-size evaluations, deterministic); `seconds`: "
+            f"{AXES['seconds'][1]} as measured on this machine (noisy).",
+            "",
+        ]
+        for axis in ("cost", "seconds"):
+            parts += [f"### {axis}", "", *matched_cost_table(data["models"], names, axis=axis), ""]
+    parts += [
         "## Figures",
         "",
     ]

@@ -21,7 +21,10 @@ interval comes from the curves mean − SE and mean + SE. ``scaling.json`` holds
 "metrics" and "common": {name: {"noise_floor": {L}, "threshold": {L}, "sgm": {setting: {L:
 N}}, "wsgm", "exact_sgm", "exact_wsgm", "interval_<kind>", "best_ratio_<kind>",
 "swept_<kind>"}}, "curves": {name: {kind: {setting: {L: {"steps", "values", "se"}}}}},
-"train_seconds": {"sgm": {L}, "wsgm": {L}}}``.
+"matched_cost": {L: {setting: {axis: {name: {"summary", "wsgm_below", "budgets": [[budget,
+SGM error, WSGM error], ...]}}}}}, "train_seconds": {"sgm": {L}, "wsgm": {L}}}``, where
+``matched_cost`` compares the two trained models at equal sampling cost
+(:mod:`wsgm.experiments.matched_cost`).
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ from ..fileio import read_json, write_json_atomic
 from ..training.device import use_cpu
 from .datasets import make_datasets
 from .gaussian_twin import data_spectrum, twin_spectrum_errors_exact
+from .matched_cost import AXES, matched_cost, matched_cost_summary
 from .presets import Preset
 from .runs import TrainingStopped, load_trained, train_run
-from .sweep import FIELD_METRICS, FieldSuite, ModelSweep, sweep_model
+from .sweep import FIELD_METRICS, FieldSuite, ModelSweep, recorded_costs, sweep_model
 
 __all__ = ["SETTINGS", "n_needed", "phi4_scaling", "stop_rule", "train_size"]
 
@@ -159,7 +163,10 @@ def _sweep_one(
     if f.exists():
         saved = read_json(f)
         if saved.get("complete"):
-            return dict(saved["sweep"])
+            out = dict(saved["sweep"])
+            if not out.get("cost_per_sample"):  # saved before the sweep recorded its cost
+                out.update(recorded_costs(model, spec, out["steps"]))
+            return out
         resume = ModelSweep.from_dict(saved["sweep"])
     f.parent.mkdir(parents=True, exist_ok=True)
 
@@ -252,6 +259,10 @@ def phi4_scaling(
                     d, setting, kind, models[kind], suite, p.steps, spec, repeats=repeats,
                     stop=stop_rule(factor), progress=progress,
                 )  # fmt: skip
+            if "sgm" in models_data and "wsgm" in models_data:
+                result.setdefault("matched_cost", {}).setdefault(str(L), {})[setting] = _matched(
+                    models_data
+                )
             for name in FIELD_METRICS:
                 for kind, md in models_data.items():
                     floors[name][str(L)] = float(md["noise_floor"][name])
@@ -274,6 +285,21 @@ def phi4_scaling(
     _plot(result, out / "steps_vs_size_common.png", which="common")
     (out / "report.md").write_text(report_text(result))
     return result
+
+
+def _matched(models_data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """SGM against WSGM at equal cost, per axis and metric (:mod:`.matched_cost`)."""
+    out: dict[str, dict[str, Any]] = {}
+    for axis in AXES:
+        out[axis] = {}
+        for name in FIELD_METRICS:
+            rows = matched_cost(models_data["sgm"], models_data["wsgm"], name, axis=axis)
+            out[axis][name] = {
+                "summary": matched_cost_summary(rows),
+                "wsgm_below": sum(r.wsgm < r.sgm for r in rows),
+                "budgets": [[r.budget, r.sgm, r.wsgm] for r in rows],
+            }
+    return out
 
 
 def needed(
@@ -458,6 +484,18 @@ def report_text(result: dict[str, Any]) -> str:
                 lines.append(f"| {name} | target | | " + " | ".join(
                     f"{thr.get(L, float('nan')):.3g}" for L in sizes) + " |")  # fmt: skip
         lines += ["", *goal_lines(result, which=which)]
+    if result.get("matched_cost"):
+        lines += ["", "## At equal sampling cost", "",
+                  "Trained SGM against trained WSGM (equal N per scale) at the same budget: each "
+                  "error curve interpolated log-log between its swept N, at every swept budget "
+                  "inside both ranges (no extrapolation). `cost` = " + AXES["cost"][1] + " "
+                  "(full-size evaluations, deterministic); `seconds` = " + AXES["seconds"][1]
+                  + " as measured during the sweep (noisy).", ""]  # fmt: skip
+        for L, by_setting in result["matched_cost"].items():
+            for setting, by_axis in by_setting.items():
+                for axis, by_metric in by_axis.items():
+                    for name, m in by_metric.items():
+                        lines.append(f"- L={L}, {setting}, {axis}, {name}: {m['summary']}")
     secs = result["train_seconds"]
     lines += ["", "| training seconds | " + " | ".join(f"L={L}" for L in sizes) + " |",
               "|---|" + "---:|" * len(sizes)]  # fmt: skip

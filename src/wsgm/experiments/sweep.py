@@ -48,6 +48,7 @@ __all__ = [
     "sweep_model",
     "steps_to_reach",
     "check_steps",
+    "recorded_costs",
 ]
 
 FIELD_METRICS = ("spectrum", "histogram_w1", "magnetization_w1")
@@ -255,9 +256,7 @@ def sweep_model(
     n, bs = suite.sample_size, spec.batch_size
     batches = [(b, min(bs, n - b * bs)) for b in range(-(-n // bs))]
     levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
-    side = min(cfg.size)
-    counts = {N: spec.replace(steps=N).counts(levels=levels, size=side) for N in steps}
-    costs = scale_costs(side, levels) if levels else (1.0,)
+    counts, costs = _counts_and_costs(model, spec, steps)
     total = sum(sum(counts[N]) for N in steps) * len(batches) * repeats
     bar = tqdm(
         total=total,
@@ -277,7 +276,7 @@ def sweep_model(
     try:
         for N in steps:
             if resume is not None and N in resume.steps:
-                _take_point(resume, resume.steps.index(N), out)
+                _take_point(resume, resume.steps.index(N), out, counts[N], costs)
                 bar.update(sum(counts[N]) * len(batches) * repeats)
                 if stop is not None and stop(out):
                     break
@@ -297,9 +296,7 @@ def sweep_model(
             out.steps.append(N)
             out.seconds_per_sample.append(elapsed / n)
             out.evaluations_per_sample.append(sum(counts[N]))
-            out.cost_per_sample.append(
-                float(sum(c * k for c, k in zip(counts[N], costs, strict=True)))
-            )
+            out.cost_per_sample.append(_cost(counts[N], costs))
             out.step_counts.append(list(counts[N]))
             out.samples.append(x[:keep].copy())
             out.spectra.append(radial_power_spectrum(x[:, 0])[1])
@@ -311,6 +308,34 @@ def sweep_model(
     finally:
         bar.close()
     return out
+
+
+def _counts_and_costs(
+    model: ScoreModel, spec: SamplingSpec, steps: Sequence[int]
+) -> tuple[dict[int, tuple[int, ...]], tuple[float, ...]]:
+    """Steps of each network for every N, and each network's step cost (full-size units)."""
+    cfg = model.config
+    levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
+    side = min(cfg.size)
+    counts = {N: tuple(spec.replace(steps=N).counts(levels=levels, size=side)) for N in steps}
+    return counts, (scale_costs(side, levels) if levels else (1.0,))
+
+
+def _cost(counts: Sequence[int], costs: Sequence[float]) -> float:
+    return float(sum(c * k for c, k in zip(counts, costs, strict=True)))
+
+
+def recorded_costs(
+    model: ScoreModel, spec: SamplingSpec, steps: Sequence[int]
+) -> dict[str, list[Any]]:
+    """The ``cost_per_sample`` and ``step_counts`` that :func:`sweep_model` records for
+    ``steps``: to complete a sweep saved before they were recorded (they depend on the model's
+    layout and the spec only, not on the samples)."""
+    counts, costs = _counts_and_costs(model, spec, steps)
+    return {
+        "cost_per_sample": [_cost(counts[N], costs) for N in steps],
+        "step_counts": [list(counts[N]) for N in steps],
+    }
 
 
 def _check_resume(resume: ModelSweep, out: ModelSweep, steps: Sequence[int]) -> None:
@@ -335,7 +360,10 @@ def _check_resume(resume: ModelSweep, out: ModelSweep, steps: Sequence[int]) -> 
         )
 
 
-def _take_point(src: ModelSweep, i: int, out: ModelSweep) -> None:
+def _take_point(
+    src: ModelSweep, i: int, out: ModelSweep, counts: Sequence[int], costs: Sequence[float]
+) -> None:
+    """Copy point i of a saved sweep; its cost is recomputed (older files lack it)."""
     out.steps.append(src.steps[i])
     for m in out.metrics:
         out.metrics[m].append(src.metrics[m][i])
@@ -343,10 +371,8 @@ def _take_point(src: ModelSweep, i: int, out: ModelSweep) -> None:
             out.metrics_se[m].append(src.metrics_se[m][i])
     out.seconds_per_sample.append(src.seconds_per_sample[i])
     out.evaluations_per_sample.append(src.evaluations_per_sample[i])
-    if i < len(src.cost_per_sample):
-        out.cost_per_sample.append(src.cost_per_sample[i])
-    if i < len(src.step_counts):
-        out.step_counts.append(src.step_counts[i])
+    out.cost_per_sample.append(_cost(counts, costs))
+    out.step_counts.append(list(counts))
     if i < len(src.spectra):
         out.spectra.append(src.spectra[i])
 

@@ -3,6 +3,8 @@
 - :mod:`wsgm.metrics.spectrum`: 2-d and radially averaged power spectra.
 - :mod:`wsgm.metrics.physics`: magnetization (and its histogram), susceptibility, Binder
   cumulant, φ⁴ energy, two-point correlation, integrated autocorrelation time.
+- :mod:`wsgm.metrics.observables`: ⟨φ²⟩, ⟨|m|⟩, U₄ and χ with blocked-jackknife errors, and
+  two ensembles compared in units of their combined standard error.
 - :mod:`wsgm.metrics.distances`: distances between two sets of fields (spectrum error,
   Wasserstein-1 of marginals and magnetizations) and their data-vs-data noise floors.
 - :mod:`wsgm.metrics.frechet`, :mod:`~wsgm.metrics.inception`,
