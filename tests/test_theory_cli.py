@@ -152,3 +152,16 @@ def test_shifted_grid_too_large_a_size(capsys) -> None:
     assert rc == 2
     err = capsys.readouterr().err
     assert "size" in err and "Traceback" not in err
+
+
+def test_threads_option_leaves_the_numbers_unchanged(tmp_path) -> None:
+    # numba's pool follows torch's thread count (--threads); the closed forms do not depend
+    # on it, and a bad count is one clear error.
+    outs = []
+    for threads in ("1", "2"):
+        out = tmp_path / threads
+        args = ["theory", *SMALL, "--settings", "euler/quadratic", "--threads", threads]
+        assert main([*args, "--out", str(out)]) == 0
+        outs.append(json.loads((out / "theory.json").read_text())["settings"])
+    assert outs[0] == outs[1]
+    assert main(["theory", *SMALL, "--threads", "0"]) == 2

@@ -28,7 +28,7 @@ from ..gaussian.scaling import DEFAULT_SETTINGS
 from ..grids import GRIDS
 from ..metrics.spectrum import radial_shells
 from ..samplers import SAMPLERS
-from .options import HelpFormatter, add_deprecated
+from .options import HelpFormatter, add_deprecated, add_threads_option
 
 
 def _int_list(text: str) -> list[int]:
@@ -133,6 +133,7 @@ def register(sub: Any) -> None:
         help="largest N tried in the settings tables (N is null beyond it)",
     )
     p.add_argument("--T", type=float, default=5.0, help="OU horizon T > 0")
+    add_threads_option(p)
     p.add_argument(
         "--out",
         type=Path,

@@ -235,8 +235,10 @@ def sampler_moments(
     c = np.asarray(c, dtype=np.float64)
     ts = _times(grid)
     threads = numba.get_num_threads()
-    if c.size * ts.size < _PARALLEL_WORK:
-        numba.set_num_threads(1)
+    # torch's thread count is the project's one setting (--threads, $WSGM_THREADS, the fair
+    # share of wsgm.cpu); numba's pool follows it, never above the pool numba was built with.
+    want = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(1 if c.size * ts.size < _PARALLEL_WORK else max(1, want))
     try:
         g, v = _KERNELS[sampler](np.ascontiguousarray(c.ravel()), ts, bool(denoise_last))
     finally:
