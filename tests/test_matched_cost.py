@@ -43,11 +43,10 @@ def test_matched_cost_uses_the_overlap_of_both_ranges() -> None:
     rows = matched_cost(sgm, wsgm, "spectrum", axis="cost")
     assert [r.budget for r in rows] == [1, 2, 4, 8]  # the WSGM's 0.5 and the SGM's 16 are out
     assert all(math.isclose(r.ratio, 0.5) for r in rows)
-    text = matched_cost_summary(rows)
+    text = matched_cost_summary(sgm, wsgm, "spectrum", axis="cost")
     assert "at every budget" in text and "0.5" in text
     # The other way round the WSGM is worse at every budget; the summary says so.
-    worse = matched_cost(wsgm, sgm, "spectrum", axis="cost")
-    assert "at 0 of 4 budgets" in matched_cost_summary(worse)
+    assert "at 0 of 4 budgets" in matched_cost_summary(wsgm, sgm, "spectrum", axis="cost")
     table = matched_cost_table({"sgm": sgm, "wsgm": wsgm}, ["spectrum"], axis="seconds")
     assert table[0].startswith("- spectrum: WSGM error below") and len(table) == 2 + 2 + 4
 
@@ -56,8 +55,17 @@ def test_matched_cost_without_overlap_or_cost_says_so() -> None:
     sgm = _model([10, 20], [1.0, 0.5])
     wsgm = _model([1, 2], [1.0, 0.5])
     assert matched_cost(sgm, wsgm, "spectrum", axis="cost") == []
-    assert "no budget" in matched_cost_summary([])
+    # Every WSGM point is cheaper than the SGM's cheapest: compared end to end, no interpolation.
+    text = matched_cost_summary(sgm, wsgm, "spectrum", axis="cost")
+    assert "no common budget: WSGM's most expensive point (2, error 0.5)" in text
+    assert "SGM's cheapest (10, error 1)" in text and "WSGM is better at every budget" in text
+    worse = _model([1, 2], [3.0, 2.0])
+    assert "neither dominates" in matched_cost_summary(sgm, worse, "spectrum", axis="cost")
+    cheap_sgm = matched_cost_summary(_model([1, 2], [1.0, 0.1]), sgm, "spectrum", axis="cost")
+    assert "SGM's most expensive point (2, error 0.1)" in cheap_sgm
+    assert "SGM is better at every budget" in cheap_sgm
     old = {"steps": [2, 4], "metrics": {"spectrum": [1.0, 0.5]}, "seconds_per_sample": [1, 2]}
     assert matched_cost(old, wsgm, "spectrum", axis="cost") == []
+    assert "missing" in matched_cost_summary(old, wsgm, "spectrum", axis="cost")
     with pytest.raises(WSGMError, match="unknown cost axis 'nfe'; allowed: seconds, cost"):
         matched_cost(sgm, wsgm, "spectrum", axis="nfe")

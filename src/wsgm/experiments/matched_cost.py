@@ -104,17 +104,45 @@ def matched_cost(
     return rows
 
 
-def matched_cost_summary(rows: Sequence[MatchedCostRow], *, name: str = "WSGM") -> str:
-    """ "WSGM below SGM at k of m budgets (WSGM/SGM error 0.4 … 1.2)", or why none compare."""
-    if not rows:
-        return "no budget inside both models' swept ranges"
-    below = sum(r.wsgm < r.sgm for r in rows)
-    ratios = [r.ratio for r in rows]
-    verdict = "at every budget" if below == len(rows) else f"at {below} of {len(rows)} budgets"
+def matched_cost_summary(
+    sgm: Mapping[str, Any],
+    wsgm: Mapping[str, Any],
+    metric: str,
+    *,
+    axis: str = "cost",
+    name: str = "WSGM",
+) -> str:
+    """ "WSGM error below SGM's at k of m budgets (WSGM/SGM error 0.4 … 1.2, budgets …)".
+
+    Where the two swept ranges do not overlap, says which model is cheaper at every point and
+    compares the cheaper one's most expensive point with the other's cheapest (no
+    interpolation: if the cheaper one is also better there, it wins at every budget).
+    """
+    rows = matched_cost(sgm, wsgm, metric, axis=axis)
+    if rows:
+        below = sum(r.wsgm < r.sgm for r in rows)
+        ratios = [r.ratio for r in rows]
+        verdict = "at every budget" if below == len(rows) else f"at {below} of {len(rows)} budgets"
+        return (
+            f"{name} error below SGM's {verdict} ({name}/SGM error {min(ratios):.2g} … "
+            f"{max(ratios):.2g}, budgets {rows[0].budget:.3g} … {rows[-1].budget:.3g})"
+        )
+    cs, es = _curve(sgm, metric, axis)
+    cw, ew = _curve(wsgm, metric, axis)
+    if len(cs) == 0 or len(cw) == 0:
+        return f"not compared: {metric!r} or the {axis} axis is missing from a sweep"
+    if cw[-1] < cs[0]:
+        cheap, c_cost, c_err, other, o_cost, o_err = name, cw[-1], ew[-1], "SGM", cs[0], es[0]
+    else:
+        cheap, c_cost, c_err, other, o_cost, o_err = "SGM", cs[-1], es[-1], name, cw[0], ew[0]
+    verdict = (
+        f"so {cheap} is better at every budget"
+        if c_err < o_err
+        else "so neither dominates over the swept ranges"
+    )
     return (
-        f"{name} error below SGM's {verdict} ({name}/SGM error {min(ratios):.2g} … "
-        f"{max(ratios):.2g}, "
-        f"budgets {rows[0].budget:.3g} … {rows[-1].budget:.3g})"
+        f"no common budget: {cheap}'s most expensive point ({c_cost:.3g}, error {c_err:.3g}) "
+        f"costs less than {other}'s cheapest ({o_cost:.3g}, error {o_err:.3g}), {verdict}"
     )
 
 
@@ -130,7 +158,8 @@ def matched_cost_table(
     summaries = []
     for metric in metrics:
         rows = matched_cost(models["sgm"], models["wsgm"], metric, axis=axis)
-        summaries.append(f"- {metric}: {matched_cost_summary(rows)}")
+        summary = matched_cost_summary(models["sgm"], models["wsgm"], metric, axis=axis)
+        summaries.append(f"- {metric}: {summary}")
         for r in rows:
             lines.append(
                 f"| {metric} | {r.budget:.3g} | {r.sgm:.3g} | {r.wsgm:.3g} | {r.ratio:.2f} |"

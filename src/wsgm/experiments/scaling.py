@@ -295,7 +295,9 @@ def _matched(models_data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for name in FIELD_METRICS:
             rows = matched_cost(models_data["sgm"], models_data["wsgm"], name, axis=axis)
             out[axis][name] = {
-                "summary": matched_cost_summary(rows),
+                "summary": matched_cost_summary(
+                    models_data["sgm"], models_data["wsgm"], name, axis=axis
+                ),
                 "wsgm_below": sum(r.wsgm < r.sgm for r in rows),
                 "budgets": [[r.budget, r.sgm, r.wsgm] for r in rows],
             }
