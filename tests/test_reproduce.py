@@ -123,7 +123,12 @@ def test_eval_pair(gaussian_run: Path, tmp_path: Path, capsys: pytest.CaptureFix
         "histogram_w1",
         "magnetization_w1",
     }
-    assert "spectrum: within 2x noise floor at" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "spectrum: within 2x noise floor at" in printed
+    # every WSGM allocation against the SGM, at equal cost and at equal seconds
+    lines = [ln for ln in printed.splitlines() if ln.startswith("at equal cost, spectrum: ")]
+    assert len(lines) == 2 and all("SGM" in ln and "error" in ln for ln in lines)
+    assert sum(ln.startswith("at equal seconds, ") for ln in printed.splitlines()) == 2 * 3
 
 
 def test_eval_reference_of_wrong_size(

@@ -260,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_matched_cost(models: dict[str, Any], metrics: Sequence[str]) -> None:
     """Each WSGM (every allocation) against the SGM at equal cost, one line per metric."""
-    from ..experiments.matched_cost import matched_cost, matched_cost_summary
+    from ..experiments.matched_cost import matched_cost_summary
 
     if "sgm" not in models:
         return
@@ -269,10 +269,10 @@ def _print_matched_cost(models: dict[str, Any], metrics: Sequence[str]) -> None:
             continue
         for axis in ("cost", "seconds"):
             for metric in metrics:
-                rows = matched_cost(models["sgm"], m, metric, axis=axis)
-                print(
-                    f"at equal {axis}, {metric}: {matched_cost_summary(rows, name=label.upper())}"
+                summary = matched_cost_summary(
+                    models["sgm"], m, metric, axis=axis, name=label.upper()
                 )
+                print(f"at equal {axis}, {metric}: {summary}")
 
 
 def _models_kind(models: dict[str, Any]) -> str:

@@ -237,7 +237,7 @@ def sampler_moments(
     threads = numba.get_num_threads()
     # torch's thread count is the project's one setting (--threads, $WSGM_THREADS, the fair
     # share of wsgm.cpu); numba's pool follows it, never above the pool numba was built with.
-    want = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+    want = min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     numba.set_num_threads(1 if c.size * ts.size < _PARALLEL_WORK else max(1, want))
     try:
         g, v = _KERNELS[sampler](np.ascontiguousarray(c.ravel()), ts, bool(denoise_last))
