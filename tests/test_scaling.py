@@ -45,9 +45,15 @@ def test_phi4_scaling_end_to_end_and_resumes(
     assert set(spec["exact_wsgm"]["euler/quadratic"]) == {"16", "32"}
     assert set(data["train_seconds"]["wsgm"]) == {"16", "32"}
     assert all(v > 0 for v in data["train_seconds"]["sgm"].values())
+    # where each model trained and each sweep ran (their seconds are that device's)
+    assert data["train_devices"]["wsgm"] == {"16": ["cpu"], "32": ["cpu"]}
+    assert data["sweep_devices"]["32"]["euler/quadratic wsgm"] == ["cpu"]
+    saved = json.loads((out / "L16" / "sweeps" / "dpm2m-logsnr-sgm.json").read_text())
+    assert saved["devices"] == ["cpu"]
     assert (out / "steps_vs_size.png").stat().st_size > 1000
     report = (out / "report.md").read_text()
     assert "| spectrum | euler/quadratic | sgm |" in report
+    assert "| sgm | " in report and " (cpu) |" in report and "Sweeps (their seconds" in report
     # the WSGM at L = 32 has J = 2 (coarsest 8x8)
     config = json.loads((out / "L32" / "runs" / "wsgm" / "model" / "config.json").read_text())
     assert config["model"]["levels"] == 2

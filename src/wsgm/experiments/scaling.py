@@ -29,6 +29,7 @@ SGM error, WSGM error], ...]}}}}}, "train_seconds": {"sgm": {L}, "wsgm": {L}}}``
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -163,22 +164,41 @@ def _sweep_one(
     if f.exists():
         saved = read_json(f)
         if saved.get("complete"):
-            out = dict(saved["sweep"])
+            out = {**saved["sweep"], "devices": saved.get("devices", [])}
             if not out.get("cost_per_sample"):  # saved before the sweep recorded its cost
                 out.update(recorded_costs(model, spec, out["steps"]))
             return out
         resume = ModelSweep.from_dict(saved["sweep"])
     f.parent.mkdir(parents=True, exist_ok=True)
 
+    # the seconds of a sweep are the device's: keep which one(s) made its points
+    devices = sorted({*(saved.get("devices", []) if resume else []), str(model.device)})
+
     def save(sw: ModelSweep, complete: bool = False) -> None:
         write_json_atomic(f, {"complete": complete, "setting": setting, "size": int(d.name[1:]),
-                              "sweep": sw.to_dict()})  # fmt: skip
+                              "devices": devices, "sweep": sw.to_dict()})  # fmt: skip
 
     sw = sweep_model(model, suite, steps=steps, spec=spec, progress=progress, repeats=repeats,
                      desc=f"L={d.name[1:]} {setting} {kind}", stop=stop, resume=resume,
                      on_point=save)  # fmt: skip
     save(sw, complete=True)
-    return sw.to_dict()
+    return {**sw.to_dict(), "devices": devices}
+
+
+def train_devices(run_dir: Path) -> list[str]:
+    """The devices a run trained on, from the start and resume events of its
+    ``metrics.jsonl`` (a run resumed elsewhere lists each)."""
+    path = run_dir / "metrics.jsonl"
+    found: set[str] = set()
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:  # a line cut by a crash
+                continue
+            if rec.get("event") in ("start", "resume") and rec.get("device"):
+                found.add(str(rec["device"]))
+    return sorted(found)
 
 
 def train_size(
@@ -186,7 +206,8 @@ def train_size(
 ) -> tuple[Any, dict[str, float]]:
     """Data (``d/data``) and the trained SGM and WSGM (``d/runs/{sgm,wsgm}``) of one size
     ``preset.size``, made or resumed; returns the data sets and each model's training
-    seconds, summed over the runs that trained it (``train_seconds.json``)."""
+    seconds, summed over the runs that trained it (``train_seconds.json``; the devices are
+    :func:`train_devices`)."""
     sets = make_datasets(d, preset, progress=progress)
     seconds: dict[str, float] = {}
     for kind in ("sgm", "wsgm"):
@@ -229,7 +250,8 @@ def phi4_scaling(
         else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     )
     result: dict[str, Any] = {"sizes": sizes, "metrics": {}, "train_seconds": {"sgm": {},
-                              "wsgm": {}}, "settings": list(SETTINGS), "repeats": repeats,
+                              "wsgm": {}}, "train_devices": {"sgm": {}, "wsgm": {}},
+                              "sweep_devices": {}, "settings": list(SETTINGS), "repeats": repeats,
                               "factor": factor, "preset": preset.to_dict()}  # fmt: skip
     # curves[metric][kind][setting][L] = {"steps", "values", "se"}; floors[metric][L]
     curves: dict[str, dict[str, Any]] = {name: {} for name in FIELD_METRICS}
@@ -241,6 +263,7 @@ def phi4_scaling(
         sets, seconds = train_size(d, p, cpu=cpu, progress=progress)
         for kind in ("sgm", "wsgm"):
             result["train_seconds"][kind][str(L)] = seconds[kind]
+            result["train_devices"][kind][str(L)] = train_devices(d / "runs" / kind)
         models = {k: load_trained(d / "runs" / k, device=device) for k in ("sgm", "wsgm")}
         ref = sets.reference.fields[: 2 * p.n_samples]
         suite = FieldSuite(ref, sample_size=p.n_samples, metrics=FIELD_METRICS,
@@ -259,6 +282,8 @@ def phi4_scaling(
                     d, setting, kind, models[kind], suite, p.steps, spec, repeats=repeats,
                     stop=stop_rule(factor), progress=progress,
                 )  # fmt: skip
+                where = result["sweep_devices"].setdefault(str(L), {})
+                where[f"{setting} {kind}"] = models_data[kind]["devices"]
             if "sgm" in models_data and "wsgm" in models_data:
                 result.setdefault("matched_cost", {}).setdefault(str(L), {})[setting] = _matched(
                     models_data
@@ -498,13 +523,26 @@ def report_text(result: dict[str, Any]) -> str:
                 for axis, by_metric in by_axis.items():
                     for name, m in by_metric.items():
                         lines.append(f"- L={L}, {setting}, {axis}, {name}: {m['summary']}")
-    secs = result["train_seconds"]
-    lines += ["", "| training seconds | " + " | ".join(f"L={L}" for L in sizes) + " |",
-              "|---|" + "---:|" * len(sizes)]  # fmt: skip
+    secs, devs = result["train_seconds"], result.get("train_devices", {})
+
+    def where(kind: str, L: str) -> str:
+        names = devs.get(kind, {}).get(L)
+        return f" ({', '.join(names)})" if names else ""
+
+    lines += ["", "| training seconds (device) | " + " | ".join(f"L={L}" for L in sizes)
+              + " |", "|---|" + "---:|" * len(sizes)]  # fmt: skip
     for kind in ("sgm", "wsgm"):
-        lines.append(
-            f"| {kind} | " + " | ".join(f"{secs[kind].get(L, 0):.0f}" for L in sizes) + " |"
-        )
-    ratio = [secs["wsgm"].get(L, 0) / secs["sgm"][L] for L in sizes if secs["sgm"].get(L)]
-    lines.append("| wsgm / sgm | " + " | ".join(f"{r:.2f}" for r in ratio) + " |")
+        lines.append(f"| {kind} | " + " | ".join(
+            f"{secs[kind].get(L, 0):.0f}{where(kind, L)}" for L in sizes) + " |")  # fmt: skip
+    ratio = [
+        f"{secs['wsgm'].get(L, 0) / secs['sgm'][L]:.2f}"
+        if where("sgm", L) == where("wsgm", L) else "other devices"
+        for L in sizes if secs["sgm"].get(L)
+    ]  # fmt: skip
+    lines.append("| wsgm / sgm | " + " | ".join(ratio) + " |")
+    sweeps = result.get("sweep_devices", {})
+    if sweeps:
+        lines += ["", "Sweeps (their seconds are the device's): " + "; ".join(
+            f"L={L}: " + ", ".join(sorted({d for v in by.values() for d in v} or {"unrecorded"}))
+            for L, by in sweeps.items()) + "."]  # fmt: skip
     return "\n".join(lines) + "\n"
