@@ -132,3 +132,23 @@ def test_needed_at_each_floor_and_at_a_common_target() -> None:
     assert growth(own["wsgm"]["euler/quadratic"], [16, 32]) == pytest.approx(2.0)
     assert growth(same["wsgm"]["euler/quadratic"], [16, 32]) == pytest.approx(1.0)
     assert own["best_ratio_wsgm"]["euler/quadratic"]["32"] == pytest.approx(1.0)
+
+
+def test_a_partial_result_reports_the_sizes_not_run_yet() -> None:
+    """scaling.json is written after every size: a size not swept yet is "—", not "not
+    reached", and the goal is checked over the measured sizes only."""
+    from wsgm.experiments.scaling import goal_lines, measured_sizes, needed, report_text
+
+    curve = {"steps": [4, 8, 16], "values": [0.4, 0.2, 0.1], "se": [0.0] * 3}
+    curves = {"spectrum": {"wsgm": {"euler/quadratic": {"16": curve}}}}
+    floors = {"spectrum": {"16": 0.05}}
+    result = {"sizes": [16, 32, 64], "factor": 2.0, "repeats": 2,
+              "metrics": needed(curves, floors, factor=2.0, common=False),
+              "train_seconds": {"sgm": {"16": 10.0}, "wsgm": {"16": 5.0}}}  # fmt: skip
+    assert measured_sizes(result) == [16]
+    assert goal_lines(result) == []  # one measured size: no growth to check
+    text = report_text(result)
+    assert "**Partial**: L = 32, 64 not run yet" in text
+    assert "| spectrum | euler/quadratic | wsgm | 16 [16, 16] | — | — |" in text
+    assert "| sgm | 10 | — | — |" in text
+    assert "not reached |" not in text and "| wsgm / sgm | 0.50 | — | — |" in text

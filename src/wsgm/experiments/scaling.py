@@ -418,11 +418,18 @@ def growth(curve: dict[str, Any], sizes: Sequence[int]) -> float | None:
     return hi / lo if lo and hi else None
 
 
+def measured_sizes(result: dict[str, Any]) -> list[int]:
+    """The sizes whose sweeps are in ``result`` (a partial ``scaling.json``, written after
+    every size, lacks the later ones)."""
+    floors = [set(m.get("noise_floor", {})) for m in result.get("metrics", {}).values()]
+    return [L for L in result["sizes"] if floors and all(str(L) in f for f in floors)]
+
+
 def goal_lines(result: dict[str, Any], *, limit: float = 1.5, which: str = "metrics") -> list[str]:
     """Issue 11's goal, checked: the trained WSGM's N_needed grows by at most ``limit`` from
-    the smallest to the largest size on every metric and setting; the SGM's growth beside it
-    and the exact-score lines' (discretization alone)."""
-    sizes = result["sizes"]
+    the smallest to the largest measured size on every metric and setting; the SGM's growth
+    beside it and the exact-score lines' (discretization alone)."""
+    sizes = measured_sizes(result)
     if len(sizes) < 2:
         return []
     lo, hi = min(sizes), max(sizes)
@@ -455,9 +462,19 @@ def report_text(result: dict[str, Any]) -> str:
     """The report: N_needed against L per metric, setting and model, with the exact lines,
     at each L's own floor and at one common target, and the goal checked for both."""
     sizes = [str(L) for L in result["sizes"]]
+    done = {str(L) for L in measured_sizes(result)}
     lines = [
         "# Learned scaling on critical φ⁴: steps needed against L",
         "",
+        *(
+            [
+                f"**Partial**: L = {', '.join(L for L in sizes if L not in done)} not run yet "
+                "(the same command resumes); the growth below is over the measured sizes.",
+                "",
+            ]
+            if done != set(sizes)
+            else []
+        ),  # fmt: skip
         f"N_needed = where the error crosses {result['factor']:g}x the noise floor "
         f"(log-linear between swept N; [interval] from mean ∓ SE over {result['repeats']} "
         "sample draws). Exact: the data's Gaussian twin with exact scores, closed form. A "
@@ -473,7 +490,9 @@ def report_text(result: dict[str, Any]) -> str:
         "as in `wsgm theory`'s fixed ε.",
     ]
 
-    def cell(v: Any, iv: Any = None, best: Any = None, swept: Any = None) -> str:
+    def cell(L: str, v: Any, iv: Any = None, best: Any = None, swept: Any = None) -> str:
+        if L not in done:
+            return "—"
         if v is None:
             text = "not reached"
             if best is not None and swept:
@@ -504,12 +523,12 @@ def report_text(result: dict[str, Any]) -> str:
                     best = m.get(f"best_ratio_{kind}", {}).get(setting, {})
                     swept = m.get(f"swept_{kind}", {}).get(setting, {})
                     row = " | ".join(
-                        cell(curve.get(L), ivs.get(L), best.get(L), swept.get(L)) for L in sizes
+                        cell(L, curve.get(L), ivs.get(L), best.get(L), swept.get(L)) for L in sizes
                     )
                     lines.append(f"| {name} | {setting} | {kind} | {row} |")
             if thr:
                 lines.append(f"| {name} | target | | " + " | ".join(
-                    f"{thr.get(L, float('nan')):.3g}" for L in sizes) + " |")  # fmt: skip
+                    f"{thr[L]:.3g}" if L in thr else "—" for L in sizes) + " |")  # fmt: skip
         lines += ["", *goal_lines(result, which=which)]
     if result.get("matched_cost"):
         lines += ["", "## At equal sampling cost", "",
@@ -533,11 +552,13 @@ def report_text(result: dict[str, Any]) -> str:
               + " |", "|---|" + "---:|" * len(sizes)]  # fmt: skip
     for kind in ("sgm", "wsgm"):
         lines.append(f"| {kind} | " + " | ".join(
-            f"{secs[kind].get(L, 0):.0f}{where(kind, L)}" for L in sizes) + " |")  # fmt: skip
+            f"{secs[kind][L]:.0f}{where(kind, L)}" if L in secs[kind] else "—"
+            for L in sizes) + " |")  # fmt: skip
     ratio = [
-        f"{secs['wsgm'].get(L, 0) / secs['sgm'][L]:.2f}"
-        if where("sgm", L) == where("wsgm", L) else "other devices"
-        for L in sizes if secs["sgm"].get(L)
+        "—" if not (secs["sgm"].get(L) and L in secs["wsgm"])
+        else f"{secs['wsgm'][L] / secs['sgm'][L]:.2f}" if where("sgm", L) == where("wsgm", L)
+        else "other devices"
+        for L in sizes
     ]  # fmt: skip
     lines.append("| wsgm / sgm | " + " | ".join(ratio) + " |")
     sweeps = result.get("sweep_devices", {})
