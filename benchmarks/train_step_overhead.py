@@ -41,9 +41,7 @@ def ms_per_step(size: int, kind: str, *, channels: int, batch: int, steps: int, 
         rng = np.random.default_rng(0)
         fields = rng.standard_normal((256, size, size)).astype(np.float32)
         save_fields(data, fields, {"kind": "field", "periodic": True})
-        run = preset.run_config(kind, str(data), cpu=cpu, progress=False)
-        if kind == "wsgm":
-            run.model.levels = int(np.log2(size // 8))
+        run = preset.run_config(kind, str(data), cpu=cpu, progress=False)  # WSGM: down to 8x8
         run.train.steps, run.train.log_every = steps, 10
         run.train.checkpoint_every = 10 * steps  # no checkpoint inside the timed steps
         run.train.warmup_steps = 1

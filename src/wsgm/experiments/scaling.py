@@ -160,11 +160,12 @@ def _sweep_one(
     """One model's sweep for one setting, saved after every N (``complete`` false until it
     ends) and resumed from there; a finished one is read back."""
     f = _sweep_file(d, setting, kind)
-    resume = None
+    resume, earlier = None, []
     if f.exists():
         saved = read_json(f)
+        earlier = list(saved.get("devices", []))
         if saved.get("complete"):
-            out = {**saved["sweep"], "devices": saved.get("devices", [])}
+            out = {**saved["sweep"], "devices": earlier}
             if not out.get("cost_per_sample"):  # saved before the sweep recorded its cost
                 out.update(recorded_costs(model, spec, out["steps"]))
             return out
@@ -172,7 +173,7 @@ def _sweep_one(
     f.parent.mkdir(parents=True, exist_ok=True)
 
     # the seconds of a sweep are the device's: keep which one(s) made its points
-    devices = sorted({*(saved.get("devices", []) if resume else []), str(model.device)})
+    devices = sorted({*earlier, str(model.device)})
 
     def save(sw: ModelSweep, complete: bool = False) -> None:
         write_json_atomic(f, {"complete": complete, "setting": setting, "size": int(d.name[1:]),
