@@ -222,7 +222,10 @@ def test_nan_loss_stops_and_keeps_the_last_checkpoint(
     data = _data(tmp_path)
     train(_cfg(data, steps=2), tmp_path / "r")
     before = _weights(tmp_path / "r")
-    monkeypatch.setattr(UNet, "forward", lambda self, x, t, cond=None: x * float("nan"))
+    forward = UNet.forward  # still a function of the weights, as a real blow-up is
+    monkeypatch.setattr(
+        UNet, "forward", lambda self, x, t, cond=None: forward(self, x, t, cond) * float("nan")
+    )
     with pytest.raises(TrainingDiverged, match=r"nan at step 3"):
         train(_cfg(data, steps=6), tmp_path / "r")
     after = _weights(tmp_path / "r")
@@ -309,3 +312,61 @@ def test_a_config_written_before_a_key_existed_still_matches() -> None:
     assert config_diff(old, new) == []  # a missing key counts as its default
     changed = apply_overrides(RunConfig(), ["unet.coarse_channels=64"]).to_dict()
     assert config_diff(old, changed) == ["unet.coarse_channels"]
+
+
+def test_losses_are_read_back_once_per_log_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A host sync per step keeps a GPU waiting on every launch: the loop leaves the losses on
+    # the device and reads them back every train.log_every steps (and before checkpoints).
+    from wsgm.training import loop
+
+    seen: list[int] = []
+    settle = loop._settle
+    monkeypatch.setattr(
+        loop, "_settle", lambda s, done: (seen.append(len(done)), settle(s, done))[1]
+    )
+    run = tmp_path / "r"
+    train(
+        _cfg(_data(tmp_path), steps=10, **{"train.log_every": 5, "train.checkpoint_every": 100}),
+        run,
+    )
+    assert seen == [5, 5, 0]
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in records if "step" in r]
+    assert [r["step"] for r in logged] == [5, 10]
+    assert all(math.isfinite(r["loss/coarse"]) and r["grad_norm/scale1"] > 0 for r in logged)
+
+
+def test_divergence_found_at_the_read_back_names_its_step_and_saves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forward = UNet.forward
+    monkeypatch.setattr(
+        UNet, "forward", lambda self, x, t, cond=None: forward(self, x, t, cond) * float("inf")
+    )
+    run = tmp_path / "r"
+    cfg = _cfg(_data(tmp_path), steps=10, **{"train.log_every": 4, "train.checkpoint_every": 8})
+    with pytest.raises(TrainingDiverged, match=r"loss of network '\w+' is (inf|nan) at step 1 "):
+        train(cfg, run)
+    assert not (run / "model").exists()  # the bad steps were never checkpointed
+    assert '"event": "diverged"' in (run / "metrics.jsonl").read_text()
+
+
+def test_ema_update_is_the_warmed_up_lerp() -> None:
+    from wsgm.training.ema import EMA, ema_decay
+
+    net = torch.nn.BatchNorm1d(3)  # float parameters and buffers, and an integer buffer
+    ema = EMA(net)
+    before = {k: v.clone() for k, v in ema.shadow.items()}
+    with torch.no_grad():
+        net.weight.add_(1.0)
+        net.running_mean.add_(2.0)
+        net.num_batches_tracked.add_(7)
+    ema.update(net, step=5, decay=0.999)
+    d = ema_decay(0.999, 5)
+    for k, v in net.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(ema.shadow[k], d * before[k] + (1 - d) * v), k
+        else:
+            assert torch.equal(ema.shadow[k], v), k

@@ -32,9 +32,16 @@ class EMA:
 
     @torch.no_grad()
     def update(self, module: nn.Module, step: int, decay: float) -> None:
+        """shadow <- shadow + (1 - decay_k) (weights - shadow), for all floating-point
+        tensors in one multi-tensor kernel per device and dtype (a per-tensor loop is a
+        kernel launch per tensor on a GPU); other buffers are copied."""
         d = ema_decay(decay, step)
-        for k, v in module.state_dict().items():
-            if v.is_floating_point():
-                self.shadow[k].lerp_(v.detach(), 1.0 - d)
-            else:
+        state = module.state_dict()
+        floats = [k for k, v in state.items() if v.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_(
+                [self.shadow[k] for k in floats], [state[k] for k in floats], 1.0 - d
+            )
+        for k, v in state.items():
+            if not v.is_floating_point():
                 self.shadow[k].copy_(v)

@@ -9,9 +9,13 @@ own AdamW (linear warm-up), gradient clipping and EMA (:mod:`wsgm.training.ema`)
 is :class:`wsgm.losses.DSMLoss` (docs/design.md §2.3), evaluated inside the module that DDP
 wraps, like EDM's ``loss_fn(net=..., images=...)``.
 
-The loop is four pieces: :func:`_setup` (data, model, resume, optimizers, accelerate),
+The loop is five pieces: :func:`_setup` (data, model, resume, optimizers, accelerate),
 :func:`_draw` (one network's global batch and noise), :func:`_step` (one optimizer step of
-every active network) and :func:`train` (the outer loop: steps, logging, checkpoints, stop).
+every active network, left on the device), :func:`_settle` (the steps since the last one
+read back and checked, once per ``train.log_every`` steps and before every checkpoint) and
+:func:`train` (the outer loop: steps, logging, checkpoints, stop). Reading the losses back
+only there keeps a GPU busy: a host sync per step (or per network) made small models wait
+on the launch latency of every step.
 
 ``train.batch_size`` is the global batch. Under ``torchrun`` / ``accelerate launch`` the
 networks are wrapped in DDP: every process draws the same global batch (indices,
@@ -28,7 +32,9 @@ rounding. The run directory holds
   per network, steps/s) and one per event (start, checkpoint, stop, diverged).
 
 A non-finite loss or gradient, or a loss above ``train.max_loss``, stops training with a
-:class:`TrainingDiverged` error naming the step; the last good checkpoint is kept.
+:class:`TrainingDiverged` error naming the step, found when the loop next reads the losses
+back (at most ``train.log_every`` steps later, always before a checkpoint); the last good
+checkpoint is kept.
 """
 
 from __future__ import annotations
@@ -337,53 +343,97 @@ def _lr(cfg: TrainSection, step: int) -> float:
     return cfg.lr * min(1.0, step / max(cfg.warmup_steps, 1))
 
 
-def _step(s: _Session, active: list[str], stop_requested: bool) -> dict[str, float] | None:
-    """One optimizer step of every network in ``active``; their losses, or None on a stop.
+@dataclass
+class _Done:
+    """One optimizer step of the active networks, as left on the device: each network's
+    step number and its loss and gradient norm (read by :func:`_settle`)."""
 
-    A stop (Ctrl-C or ``should_stop`` on any process) is agreed on before the step, through
-    the same all-reduce that carries the losses, so every process stops at the same step.
+    steps: dict[str, int]
+    losses: Tensor
+    grad_norms: Tensor
+
+
+def _stop_agreed(s: _Session, requested: bool) -> bool:
+    """Whether to stop before the next step: the request itself in one process (no device
+    sync); across processes an all-reduce, so that any process asking stops all of them at
+    the same step."""
+    if s.accel.num_processes == 1:
+        return requested
+    flag = torch.tensor([float(requested)], device=s.fields.device)
+    return bool(s.accel.reduce(flag, "mean").item() > 0)
+
+
+def _step(s: _Session, active: list[str]) -> _Done:
+    """One optimizer step of every network in ``active``.
+
+    Nothing is read back to the host: the losses and gradient norms stay on the device
+    until :func:`_settle`, so on a GPU the host queues the next steps while this one runs.
     """
     cfg, accel = s.cfg, s.accel
     batches = {n: _draw(s, n) for n in active}
     with accel.autocast():
         losses = s.wrapped(batches)
-    flag = torch.tensor([float(stop_requested)], device=s.fields.device)
-    summary = accel.reduce(torch.cat([torch.stack(list(losses.values())).detach(), flag]), "mean")
-    values = summary.tolist()
-    loss_vals = dict(zip(active, values[:-1], strict=True))
-    for n, v in loss_vals.items():
-        if not math.isfinite(v) or v > cfg.max_loss:
-            raise _diverged(
-                s,
-                f"loss of network {n!r} is {v} at step {s.steps[n] + 1} (limit "
-                f"train.max_loss={cfg.max_loss}); stopped; the last good checkpoint is "
-                f"kept in {s.run_dir / 'model'}",
-            )
-    if values[-1] > 0:
-        return None
     accel.backward(sum(losses.values()))
     accel.unscale_gradients()  # once for all optimizers (fp16 loss scaling)
-    grad_norms: dict[str, float] = {}
+    norms = []
     for n in active:
         net = s.model.nets[n]
-        grad_norms[n] = float(torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip))
-        if not math.isfinite(grad_norms[n]):
-            raise _diverged(
-                s,
-                f"gradient of network {n!r} is {grad_norms[n]} at step {s.steps[n] + 1}; "
-                f"stopped; the last good checkpoint is kept in {s.run_dir / 'model'}",
-            )
+        norms.append(torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip))
         for group in s.opts[n].param_groups:
             group["lr"] = _lr(cfg, s.steps[n] + 1)
         s.opts[n].step()
         s.opts[n].zero_grad(set_to_none=True)
         s.emas[n].update(net, s.steps[n], cfg.ema_decay)
         s.steps[n] += 1
-    s.last_loss.update(loss_vals)
-    return {
-        **{f"loss/{n}": v for n, v in loss_vals.items()},
-        **{f"grad_norm/{n}": v for n, v in grad_norms.items()},
-    }
+    return _Done(
+        steps={n: s.steps[n] for n in active},
+        losses=torch.stack([losses[n] for n in active]).detach().float(),
+        grad_norms=torch.stack(norms).detach().float(),
+    )
+
+
+def _settle(s: _Session, done: list[_Done]) -> dict[str, float]:
+    """Read back the steps made since the last call (one host sync, losses averaged over
+    the processes), check each in order and return the last one's record; ``done`` is
+    emptied.
+
+    A non-finite loss or gradient, or a loss above ``train.max_loss``, raises
+    :class:`TrainingDiverged` naming the first step where it happened. The loop settles
+    before every checkpoint, so weights a bad step touched are never saved.
+    """
+    if not done:
+        return {}
+    local = torch.cat([torch.cat([d.losses, d.grad_norms]) for d in done])
+    values = s.accel.reduce(local, "mean").tolist()
+    record: dict[str, float] = {}
+    at = 0
+    for d in done:
+        names = list(d.steps)
+        loss_vals = dict(zip(names, values[at : at + len(names)], strict=True))
+        norm_vals = dict(zip(names, values[at + len(names) : at + 2 * len(names)], strict=True))
+        at += 2 * len(names)
+        for n in names:
+            v, g = loss_vals[n], norm_vals[n]
+            if not math.isfinite(v) or v > s.cfg.max_loss:
+                raise _diverged(
+                    s,
+                    f"loss of network {n!r} is {v} at step {d.steps[n]} (limit "
+                    f"train.max_loss={s.cfg.max_loss}); stopped; the last good checkpoint is "
+                    f"kept in {s.run_dir / 'model'}",
+                )
+            if not math.isfinite(g):
+                raise _diverged(
+                    s,
+                    f"gradient of network {n!r} is {g} at step {d.steps[n]}; stopped; the "
+                    f"last good checkpoint is kept in {s.run_dir / 'model'}",
+                )
+        s.last_loss.update(loss_vals)
+        record = {
+            **{f"loss/{n}": v for n, v in loss_vals.items()},
+            **{f"grad_norm/{n}": v for n, v in norm_vals.items()},
+        }
+    done.clear()
+    return record
 
 
 def _checkpoint(s: _Session, event: str) -> None:
@@ -499,20 +549,28 @@ def _loop(s: _Session, should_stop: Callable[[dict[str, int]], bool] | None) -> 
         dynamic_ncols=True,
     )
     interrupted = False
+    pending: list[_Done] = []  # steps made since the last host sync
+    record: dict[str, float] = {}
     t_last, s_last = time.perf_counter(), start
     try:
         with _CtrlC() as ctrl_c:
             while active:
                 rebalance()  # share the cores with wsgm jobs started or ended meanwhile
                 requested = bool(should_stop and should_stop(s.steps)) or ctrl_c.requested
-                record = _step(s, active, requested)
-                if record is None:
+                if _stop_agreed(s, requested):
                     interrupted = True
                     break
+                pending.append(_step(s, active))
                 done = min(s.steps[n] for n in active)
                 bar.update(done - bar.n)
-                mean = sum(s.last_loss[n] for n in active) / len(active)
-                bar.set_postfix(loss=f"{mean:.4f}")
+                active = [n for n in active if s.steps[n] < cfg.steps]
+                checkpoint = bool(active) and done % cfg.checkpoint_every == 0
+                if done % cfg.log_every == 0 or checkpoint:
+                    record = _settle(s, pending)  # the only host sync of the loop
+                    last = [n for n in s.selected if n in s.last_loss]
+                    if last:
+                        mean = sum(s.last_loss[n] for n in last) / len(last)
+                        bar.set_postfix(loss=f"{mean:.4f}")
                 if done % cfg.log_every == 0:
                     now = time.perf_counter()
                     rate = (done - s_last) / max(now - t_last, 1e-9)
@@ -521,9 +579,9 @@ def _loop(s: _Session, should_stop: Callable[[dict[str, int]], bool] | None) -> 
                         {"step": done, "time": time.time(), "steps_per_s": rate, **record}
                         | {"lr": _lr(cfg, done)}
                     )
-                active = [n for n in active if s.steps[n] < cfg.steps]
-                if active and done % cfg.checkpoint_every == 0:
+                if checkpoint:
                     _checkpoint(s, "checkpoint")
+            _settle(s, pending)
             _checkpoint(s, "stop" if interrupted else "done")
     finally:
         bar.close()
