@@ -64,6 +64,21 @@ def test_phi4_scaling_end_to_end_and_resumes(
     assert main([*argv[:-2], "--sizes", "24"]) == 2
     assert "8 x a power of two" in capsys.readouterr().err
 
+    # --report-only samples nothing: a sweep not finished is listed, not run
+    (out / "L32" / "sweeps" / "dpm2m-logsnr-wsgm.json").unlink()
+    assert main([*argv, "--report-only"]) == 0
+    assert not (out / "L32" / "sweeps" / "dpm2m-logsnr-wsgm.json").exists()
+    data = json.loads((out / "scaling.json").read_text())
+    assert data["not_swept"] == {"16": [], "32": ["dpm2m/logsnr wsgm"]}
+    assert "32" not in data["metrics"]["spectrum"]["wsgm"]["dpm2m/logsnr"]
+    report = (out / "report.md").read_text()
+    assert "**Not swept yet** (the same command resumes): L = 32: dpm2m/logsnr wsgm." in report
+    assert "wsgm not swept yet" in report
+    # ... and trains nothing: a size whose models are not trained is an error
+    assert main([*argv[:4], "--sizes", "16,32,64", *TINY, "--report-only"]) == 2
+    assert "trains nothing: run the command without --report-only" in capsys.readouterr().err
+    assert not (out / "L64" / "runs").exists()
+
 
 def _sweep_of(steps: list[int], values: list[float], se: float = 0.0) -> Any:
     from wsgm.experiments.sweep import ModelSweep

@@ -29,6 +29,7 @@ SGM error, WSGM error], ...]}}}}}, "train_seconds": {"sgm": {L}, "wsgm": {L}}}``
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -41,6 +42,7 @@ import torch
 
 from ..errors import WSGMError
 from ..fileio import read_json, write_json_atomic
+from ..grids import log_snr_shifted
 from ..training.device import use_cpu
 from .datasets import make_datasets
 from .gaussian_twin import data_spectrum, twin_spectrum_errors_exact
@@ -52,6 +54,8 @@ from .sweep import FIELD_METRICS, FieldSuite, ModelSweep, recorded_costs, sweep_
 __all__ = ["SETTINGS", "n_needed", "phi4_scaling", "stop_rule", "train_size"]
 
 COARSEST = 8
+# the samplers' L_ref of the shifted grid, named in the report
+_SHIFT_REF = inspect.signature(log_snr_shifted).parameters["ref_size"].default
 SETTINGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "euler/quadratic": ("euler", "quadratic", ("sgm", "wsgm")),
     "dpm2m/logsnr": ("dpm2m", "logsnr", ("sgm", "wsgm")),
@@ -203,12 +207,18 @@ def train_devices(run_dir: Path) -> list[str]:
 
 
 def train_size(
-    d: Path, preset: Preset, *, cpu: bool = False, progress: bool = True
+    d: Path, preset: Preset, *, cpu: bool = False, progress: bool = True, train: bool = True
 ) -> tuple[Any, dict[str, float]]:
     """Data (``d/data``) and the trained SGM and WSGM (``d/runs/{sgm,wsgm}``) of one size
     ``preset.size``, made or resumed; returns the data sets and each model's training
     seconds, summed over the runs that trained it (``train_seconds.json``; the devices are
-    :func:`train_devices`)."""
+    :func:`train_devices`). ``train`` False: a model not trained to the end is an error."""
+    for kind in ("sgm", "wsgm") if not train else ():
+        try:  # before the data, which take minutes to make at large L
+            load_trained(d / "runs" / kind)
+        except WSGMError as exc:
+            raise WSGMError(f"{exc}; a report of what is saved trains nothing: run the "
+                            "command without --report-only first") from exc  # fmt: skip
     sets = make_datasets(d, preset, progress=progress)
     seconds: dict[str, float] = {}
     for kind in ("sgm", "wsgm"):
@@ -217,6 +227,9 @@ def train_size(
             run.model.levels = _levels(preset.size)
         state = d / "runs" / kind / "train_seconds.json"
         total = float(read_json(state)["seconds"]) if state.exists() else 0.0
+        if not train:
+            seconds[kind] = total
+            continue
         try:
             took = train_run(run, d / "runs" / kind)  # 0 when reused
         except TrainingStopped as stop:  # Ctrl-C: keep the part that ran, then stop
@@ -239,8 +252,13 @@ def phi4_scaling(
     factor: float = 2.0,
     progress: bool = True,
     cpu: bool = False,
+    report_only: bool = False,
 ) -> dict[str, Any]:
-    """Run (or resume) the study into ``out_dir``; returns the ``scaling.json`` dict."""
+    """Run (or resume) the study into ``out_dir``; returns the ``scaling.json`` dict.
+
+    ``scaling.json`` and ``report.md`` are rewritten after every setting, listing what is
+    not swept yet (``not_swept``). ``report_only``: train and sample nothing; the report of
+    what is saved (finished models and finished sweeps; the data are made if missing)."""
     sizes = sorted({int(s) for s in sizes})
     levels = {L: _levels(L) for L in sizes}
     out = Path(out_dir)
@@ -253,7 +271,10 @@ def phi4_scaling(
     result: dict[str, Any] = {"sizes": sizes, "metrics": {}, "train_seconds": {"sgm": {},
                               "wsgm": {}}, "train_devices": {"sgm": {}, "wsgm": {}},
                               "sweep_devices": {}, "settings": list(SETTINGS), "repeats": repeats,
-                              "factor": factor, "preset": preset.to_dict()}  # fmt: skip
+                              "factor": factor, "preset": preset.to_dict(),
+                              "not_swept": {str(L): [f"{setting} {kind}" for setting, (_, _, kinds)
+                                            in SETTINGS.items() for kind in kinds]
+                                            for L in sizes}}  # fmt: skip
     # curves[metric][kind][setting][L] = {"steps", "values", "se"}; floors[metric][L]
     curves: dict[str, dict[str, Any]] = {name: {} for name in FIELD_METRICS}
     result["curves"] = curves
@@ -261,7 +282,7 @@ def phi4_scaling(
     for L in sizes:
         p = preset.replace(size=L)
         d = out / f"L{L}"
-        sets, seconds = train_size(d, p, cpu=cpu, progress=progress)
+        sets, seconds = train_size(d, p, cpu=cpu, progress=progress, train=not report_only)
         for kind in ("sgm", "wsgm"):
             result["train_seconds"][kind][str(L)] = seconds[kind]
             result["train_devices"][kind][str(L)] = train_devices(d / "runs" / kind)
@@ -277,7 +298,11 @@ def phi4_scaling(
             for kind in kinds:
                 same = _same_as(setting, kind, models[kind], p, levels[L])
                 if same is not None:  # e.g. the shifted grid at its reference size
-                    models_data[kind] = swept[(same, kind)]
+                    if (same, kind) in swept:
+                        models_data[kind] = swept[(same, kind)]
+                        result["not_swept"][str(L)].remove(f"{setting} {kind}")
+                    continue
+                if report_only and not _finished(_sweep_file(d, setting, kind)):
                     continue
                 models_data[kind] = swept[(setting, kind)] = _sweep_one(
                     d, setting, kind, models[kind], suite, p.steps, spec, repeats=repeats,
@@ -285,6 +310,7 @@ def phi4_scaling(
                 )  # fmt: skip
                 where = result["sweep_devices"].setdefault(str(L), {})
                 where[f"{setting} {kind}"] = models_data[kind]["devices"]
+                result["not_swept"][str(L)].remove(f"{setting} {kind}")
             if "sgm" in models_data and "wsgm" in models_data:
                 result.setdefault("matched_cost", {}).setdefault(str(L), {})[setting] = _matched(
                     models_data
@@ -304,13 +330,17 @@ def phi4_scaling(
                 by_setting = curves["spectrum"].setdefault(f"exact_{kind}", {})
                 by_setting.setdefault(setting, {})[str(L)] = {
                     "steps": list(exact[kind][0]), "values": list(exact[kind][1])}  # fmt: skip
-        result["metrics"] = needed(curves, floors, factor=factor, common=False)
-        result["common"] = needed(curves, floors, factor=factor, common=True)
-        write_json_atomic(out / "scaling.json", result)  # partial results after every L
-    _plot(result, out / "steps_vs_size.png")
-    _plot(result, out / "steps_vs_size_common.png", which="common")
-    (out / "report.md").write_text(report_text(result))
+            result["metrics"] = needed(curves, floors, factor=factor, common=False)
+            result["common"] = needed(curves, floors, factor=factor, common=True)
+            write_json_atomic(out / "scaling.json", result)  # partial results as they come
+            (out / "report.md").write_text(report_text(result))
+        _plot(result, out / "steps_vs_size.png")
+        _plot(result, out / "steps_vs_size_common.png", which="common")
     return result
+
+
+def _finished(f: Path) -> bool:
+    return f.exists() and bool(read_json(f).get("complete"))
 
 
 def _matched(models_data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -351,6 +381,8 @@ def needed(
         for kind, by_setting in by_kind.items():
             for setting, by_size in by_setting.items():
                 for L, c in by_size.items():
+                    if L not in fl:  # an exact line where no trained model is swept yet
+                        continue
                     thr = factor * (top if common else fl[L])
                     m["threshold"][L] = thr
                     steps, vals = c["steps"], c["values"]
@@ -436,13 +468,18 @@ def goal_lines(result: dict[str, Any], *, limit: float = 1.5, which: str = "metr
     lo, hi = min(sizes), max(sizes)
     lines = [f"**Growth of N_needed from L = {lo} to L = {hi}** (goal: trained WSGM ≤ {limit:g}x "
              "on every metric):", ""]  # fmt: skip
-    failed, unknown = [], []
+    failed, unknown, pending = [], [], []
     for name, m in result[which].items():
         for setting in SETTINGS:
             cells = []
             for kind in ("sgm", "wsgm", "exact_sgm", "exact_wsgm"):
                 curve = m.get(kind, {}).get(setting)
                 if not curve:
+                    continue
+                if str(lo) not in curve or str(hi) not in curve:  # not swept yet at one end
+                    cells.append(f"{kind} not swept yet")
+                    if kind == "wsgm":
+                        pending.append(f"{name} {setting}")
                     continue
                 g = growth(curve, sizes)
                 cells.append(f"{kind} {g:.2f}x" if g is not None else f"{kind} n/a")
@@ -452,10 +489,11 @@ def goal_lines(result: dict[str, Any], *, limit: float = 1.5, which: str = "metr
                     elif g > limit:
                         failed.append(f"{name} {setting} ({g:.2f}x)")
             lines.append(f"- {name}, {setting}: " + ", ".join(cells))
-    verdict = "met" if not failed and not unknown else "not met"
+    verdict = "not met" if failed or unknown else "not decided yet" if pending else "met"
     lines += ["", f"Goal {verdict}" + (f": above {limit:g}x on {', '.join(failed)}" if failed
               else "") + (f"; not measurable (not reached at one size) on {', '.join(unknown)}"
-              if unknown else "") + "."]  # fmt: skip
+              if unknown else "") + (f"; not swept yet on {', '.join(pending)}" if pending
+              else "") + "."]  # fmt: skip
     return lines
 
 
@@ -464,6 +502,7 @@ def report_text(result: dict[str, Any]) -> str:
     at each L's own floor and at one common target, and the goal checked for both."""
     sizes = [str(L) for L in result["sizes"]]
     done = {str(L) for L in measured_sizes(result)}
+    pending = {L: left for L, left in result.get("not_swept", {}).items() if left and L in done}
     lines = [
         "# Learned scaling on critical φ⁴: steps needed against L",
         "",
@@ -476,12 +515,25 @@ def report_text(result: dict[str, Any]) -> str:
             if done != set(sizes)
             else []
         ),  # fmt: skip
+        *(
+            [
+                "**Not swept yet** (the same command resumes): "
+                + "; ".join(f"L = {L}: {', '.join(left)}" for L, left in pending.items())
+                + ".",
+                "",
+            ]
+            if pending
+            else []
+        ),  # fmt: skip
         f"N_needed = where the error crosses {result['factor']:g}x the noise floor "
         f"(log-linear between swept N; [interval] from mean ∓ SE over {result['repeats']} "
         "sample draws). Exact: the data's Gaussian twin with exact scores, closed form. A "
         "trained model's sweep stops once every metric has crossed (mean + SE) or stopped "
         "falling (< 10 % per doubling twice, N >= 16); 'not reached' gives its best "
-        "value / floor and the largest N swept.",
+        "value / floor and the largest N swept. `logsnr-shifted`: the logsnr grid with its "
+        "log-SNR shifted by 2 log(L_ref/L) (Hoogeboom et al. 2023), "
+        f"L_ref = {_SHIFT_REF}; at L = L_ref it is the logsnr grid, whose sweep then stands "
+        "for it.",
         "",
         "Two targets. **Per-L floor** (issue 11's definition): 2x the floor of the same L. "
         "The floor shrinks as L grows (every radial shell of a larger field averages more "
@@ -491,9 +543,12 @@ def report_text(result: dict[str, Any]) -> str:
         "as in `wsgm theory`'s fixed ε.",
     ]
 
-    def cell(L: str, v: Any, iv: Any = None, best: Any = None, swept: Any = None) -> str:
-        if L not in done:
+    def cell(
+        L: str, curve: dict[str, Any], iv: Any = None, best: Any = None, swept: Any = None
+    ) -> str:
+        if L not in done or L not in curve:  # not swept yet
             return "—"
+        v = curve[L]
         if v is None:
             text = "not reached"
             if best is not None and swept:
@@ -524,7 +579,7 @@ def report_text(result: dict[str, Any]) -> str:
                     best = m.get(f"best_ratio_{kind}", {}).get(setting, {})
                     swept = m.get(f"swept_{kind}", {}).get(setting, {})
                     row = " | ".join(
-                        cell(L, curve.get(L), ivs.get(L), best.get(L), swept.get(L)) for L in sizes
+                        cell(L, curve, ivs.get(L), best.get(L), swept.get(L)) for L in sizes
                     )
                     lines.append(f"| {name} | {setting} | {kind} | {row} |")
             if thr:
