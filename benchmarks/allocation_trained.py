@@ -66,7 +66,10 @@ def run(args: argparse.Namespace) -> None:
         raise WSGMError(f"{args.run} was made with another preset (n_samples, seed) than phi4's")
     sets = make_datasets(d, preset, progress=False)
     ref = sets.reference.fields[: 2 * preset.n_samples]
-    suite = FieldSuite(ref, sample_size=preset.n_samples, metrics=FIELD_METRICS,
+    saved = {"SGM": _saved(d, "sgm"), "WSGM equal": _saved(d, "wsgm")}
+    # the metrics both saved sweeps hold (a sweep made before a metric existed lacks it)
+    metrics = [m for m in FIELD_METRICS if all(m in s["metrics"] for s in saved.values())]
+    suite = FieldSuite(ref, sample_size=preset.n_samples, metrics=metrics,
                        generator=np.random.default_rng(preset.seed))  # fmt: skip
     wsgm = load_trained(d / "runs" / "wsgm")
     spec = preset.spec.replace(sampler="euler", grid="quadratic", allocation="cost")
@@ -75,14 +78,14 @@ def run(args: argparse.Namespace) -> None:
                        repeats=args.repeats, progress=False).to_dict()  # fmt: skip
     took = time.perf_counter() - t0
     cost["devices"] = [str(wsgm.device)]
-    models = {"SGM": _saved(d, "sgm"), "WSGM equal": _saved(d, "wsgm"), "WSGM cost": cost}
+    models = {**saved, "WSGM cost": cost}
     out: dict[str, Any] = {"size": args.size, "repeats": args.repeats, "sweep_seconds": took,
                            "sweeps": models, "verdicts": {}}  # fmt: skip
     print(f"L = {args.size}, Euler-Maruyama / quadratic, {preset.n_samples} samples per N, "
           f"{args.repeats} draws; cost-allocation sweep {took:.0f} s")  # fmt: skip
     for name, m in models.items():
         print(f"  {name}: swept on {', '.join(m['devices']) or 'an unrecorded device'}")
-    for metric in FIELD_METRICS:
+    for metric in metrics:
         floor = models["SGM"]["noise_floor"][metric]
         print(f"\n{metric} (noise floor {floor:.4g}; mean ± SE; cost = pixel-weighted evals)")
         print("| model | N (per scale) | cost/sample | s/sample | error |")

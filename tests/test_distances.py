@@ -19,8 +19,10 @@ from wsgm.metrics.distances import (
     magnetization_w1,
     noise_floor,
     spectrum_error,
+    two_point_error,
     wasserstein_1d,
 )
+from wsgm.metrics.physics import two_point_correlation
 
 
 def _gauss(n: int, seed: int, *, eta: float = 2.0, size: int = 16) -> np.ndarray:
@@ -75,6 +77,48 @@ def test_spectrum_error_of_a_scaled_field(c: float) -> None:
     assert math.isclose(
         spectrum_error(scaled, two), abs(math.log(c**2)) / math.sqrt(2), rel_tol=1e-9
     )
+
+
+def _two_point_by_shifts(x: np.ndarray) -> np.ndarray:
+    """G on shells round(|r|) = 0 .. L/2 from explicit periodic shifts (no FFT)."""
+    n, L, _ = x.shape
+    sums, counts = np.zeros(L), np.zeros(L)
+    for dy in range(L):
+        for dx in range(L):
+            g = float(np.mean(x * np.roll(x, (-dy, -dx), axis=(1, 2))))
+            r = round(math.hypot(min(dy, L - dy), min(dx, L - dx)))
+            sums[r] += g
+            counts[r] += 1
+    return sums[: L // 2 + 1] / counts[: L // 2 + 1]
+
+
+@pytest.mark.parametrize("size", [6, 8])
+def test_two_point_error_matches_explicit_shifts(size: int) -> None:
+    a = _gauss(7, 3, size=size, eta=1.75).astype(np.float64)
+    b = 1.3 * _gauss(9, 4, size=size, eta=1.0).astype(np.float64) + 0.2
+    ga, gb = _two_point_by_shifts(a[:, 0]), _two_point_by_shifts(b[:, 0])
+    expected = math.sqrt(float(np.mean(((ga - gb) / gb[0]) ** 2)))
+    assert math.isclose(two_point_error(a, b), expected, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("c", [0.5, 2.0])
+def test_two_point_error_of_a_scaled_field(c: float) -> None:
+    a = _gauss(5, 2).astype(np.float64)
+    assert two_point_error(a, a) == 0.0
+    _, g = two_point_correlation(a[:, 0])
+    shape = math.sqrt(float(np.mean((g / g[0]) ** 2)))  # every shell moves by (c² − 1) G(r)
+    assert math.isclose(two_point_error(c * a, a), abs(c**2 - 1) * shape, rel_tol=1e-9)
+    with pytest.raises(WSGMError, match="no variance in channel 0"):
+        two_point_error(a, np.zeros_like(a))
+
+
+def test_two_point_error_separates_correlations_beyond_the_floor() -> None:
+    # the same variance, longer-range correlations: far above the floor of either set
+    short = _gauss(400, 5, eta=1.0).astype(np.float64)
+    long = _gauss(400, 6, eta=2.0).astype(np.float64)
+    long *= np.sqrt(short.var() / long.var())
+    floor = noise_floor("two_point", short, generator=np.random.default_rng(0))
+    assert two_point_error(long, short) > 5 * floor
 
 
 def test_spectrum_error_separates_spectra_beyond_the_floor() -> None:

@@ -54,7 +54,9 @@ def test_reproduce_gaussian_writes_report(gaussian_run: Path) -> None:
     assert set(data["models"]) == {"sgm", "wsgm"}
     for m in data["models"].values():
         assert m["steps"] == [2, 8]
-        assert set(m["metrics"]) == {"fourier_kl", "spectrum", "histogram_w1", "magnetization_w1"}
+        assert set(m["metrics"]) == {
+            "fourier_kl", "spectrum", "histogram_w1", "magnetization_w1", "two_point"
+        }  # fmt: skip
         assert all(len(v) == 2 and all(np.isfinite(v)) for v in m["metrics"].values())
     theory = data["theory"]
     # exact scores: more steps, smaller KL
@@ -122,6 +124,7 @@ def test_eval_pair(gaussian_run: Path, tmp_path: Path, capsys: pytest.CaptureFix
         "spectrum",
         "histogram_w1",
         "magnetization_w1",
+        "two_point",
     }
     printed = capsys.readouterr().out
     assert "spectrum: within 2x noise floor at" in printed

@@ -79,6 +79,26 @@ def test_phi4_scaling_end_to_end_and_resumes(
     assert "trains nothing: run the command without --report-only" in capsys.readouterr().err
     assert not (out / "L64" / "runs").exists()
 
+    # a finished sweep made before a metric existed: reported without it, then swept again
+    f = out / "L16" / "sweeps" / "euler-quadratic-wsgm.json"
+    old = json.loads(f.read_text())
+    for key in ("metrics", "metrics_se", "noise_floor"):
+        old["sweep"][key].pop("two_point")
+    f.write_text(json.dumps(old))
+    assert main([*argv, "--report-only"]) == 0
+    assert "euler/quadratic wsgm (two_point)" in json.loads((out / "scaling.json").read_text())[
+        "not_swept"]["16"]  # fmt: skip
+    assert main(argv) == 0
+    kept = out / "L16" / "sweeps" / "euler-quadratic-wsgm.without-two_point.json"
+    assert json.loads(kept.read_text()) == old
+    new = json.loads(f.read_text())["sweep"]
+    assert "two_point" in new["metrics"]
+    # the same seeds draw the same samples: the other metrics come back (to float rounding)
+    assert new["metrics"]["spectrum"] == pytest.approx(
+        old["sweep"]["metrics"]["spectrum"], rel=1e-6
+    )
+    assert json.loads((out / "scaling.json").read_text())["not_swept"]["16"] == []
+
 
 def _sweep_of(steps: list[int], values: list[float], se: float = 0.0) -> Any:
     from wsgm.experiments.sweep import ModelSweep

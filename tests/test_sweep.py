@@ -75,7 +75,7 @@ def test_field_suite_floor_is_distance_between_halves() -> None:
     ref = _white(200)
     suite = FieldSuite(ref, sample_size=100, generator=np.random.default_rng(1))
     assert suite.sample_size == 100
-    assert set(suite.noise_floors) == {"spectrum", "histogram_w1", "magnetization_w1"}
+    assert set(suite.noise_floors) == {"spectrum", "histogram_w1", "magnetization_w1", "two_point"}
     # the held-out half B measured against A is exactly the floor
     b = suite._b
     values = suite.evaluate(b)
@@ -158,7 +158,7 @@ def test_headline_and_files(tmp_path: Path) -> None:
     for label in ("sgm", "wsgm"):
         m = loaded["models"][label]
         assert m["steps"] == [1, 4, 16, 64]
-        assert set(m["metrics"]) == {"spectrum", "histogram_w1", "magnetization_w1"}
+        assert set(m["metrics"]) == {"spectrum", "histogram_w1", "magnetization_w1", "two_point"}
         assert all(len(v) == 4 for v in m["metrics"].values())
         assert set(m["noise_floor"]) == set(m["metrics"])
         assert len(m["seconds_per_sample"]) == 4

@@ -23,6 +23,8 @@ _DESCRIPTIONS = {
     "spectrum": "RMS over radial frequency shells of log(P_samples / P_reference)",
     "histogram_w1": "Wasserstein-1 distance between the marginal (pixel value) distributions",
     "magnetization_w1": "Wasserstein-1 distance between the distributions of the field mean",
+    "two_point": "RMS over shells r = 0 .. L/2 of (G_samples(r) - G_reference(r)) / "
+    "G_reference(0), G(r) the two-point function in real space",
     "fourier_kl": "KL per pixel to the exact Gaussian law, from the samples' Fourier variances",
     "kid": "Kernel Inception Distance (FID Inception network)",
     "fid": "Fréchet Inception Distance (biased at small sample sizes)",

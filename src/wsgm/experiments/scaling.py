@@ -160,20 +160,32 @@ def _sweep_one(
     repeats: int,
     stop: Any,
     progress: bool,
+    redo_missing: bool = True,
 ) -> dict[str, Any]:
     """One model's sweep for one setting, saved after every N (``complete`` false until it
-    ends) and resumed from there; a finished one is read back."""
+    ends) and resumed from there; a finished one is read back.
+
+    A finished sweep that lacks one of the suite's metrics (made before the metric existed)
+    is swept again from the start with ``redo_missing`` (the same seeds draw the same
+    samples on the same device, so its other metrics come back to float rounding), the old
+    file kept beside it as ``*.without-<metrics>.json``;
+    without it, it is read back as it is."""
     f = _sweep_file(d, setting, kind)
     resume, earlier = None, []
     if f.exists():
         saved = read_json(f)
         earlier = list(saved.get("devices", []))
+        missing = [m for m in suite.metrics if m not in saved["sweep"]["metrics"]]
+        if missing and redo_missing:
+            f.replace(f.with_name(f"{f.stem}.without-{'-'.join(missing)}.json"))
+            saved, earlier = {}, []
         if saved.get("complete"):
             out = {**saved["sweep"], "devices": earlier}
             if not out.get("cost_per_sample"):  # saved before the sweep recorded its cost
                 out.update(recorded_costs(model, spec, out["steps"]))
             return out
-        resume = ModelSweep.from_dict(saved["sweep"])
+        if saved:
+            resume = ModelSweep.from_dict(saved["sweep"])
     f.parent.mkdir(parents=True, exist_ok=True)
 
     # the seconds of a sweep are the device's: keep which one(s) made its points
@@ -306,18 +318,24 @@ def phi4_scaling(
                     continue
                 models_data[kind] = swept[(setting, kind)] = _sweep_one(
                     d, setting, kind, models[kind], suite, p.steps, spec, repeats=repeats,
-                    stop=stop_rule(factor), progress=progress,
+                    stop=stop_rule(factor), progress=progress, redo_missing=not report_only,
                 )  # fmt: skip
                 where = result["sweep_devices"].setdefault(str(L), {})
                 where[f"{setting} {kind}"] = models_data[kind]["devices"]
-                result["not_swept"][str(L)].remove(f"{setting} {kind}")
+                left = result["not_swept"][str(L)]
+                left.remove(f"{setting} {kind}")
+                lacking = [m for m in FIELD_METRICS if m not in models_data[kind]["metrics"]]
+                if lacking:  # read back from before these metrics existed
+                    left.append(f"{setting} {kind} ({', '.join(lacking)})")
             if "sgm" in models_data and "wsgm" in models_data:
                 result.setdefault("matched_cost", {}).setdefault(str(L), {})[setting] = _matched(
                     models_data
                 )
             for name in FIELD_METRICS:
+                floors[name][str(L)] = suite.noise_floors[name]
                 for kind, md in models_data.items():
-                    floors[name][str(L)] = float(md["noise_floor"][name])
+                    if name not in md["metrics"]:  # a report of a sweep made before the metric
+                        continue
                     vals = [float(v) for v in md["metrics"][name]]
                     se = md.get("metrics_se", {}).get(name, [0.0] * len(vals))
                     curves[name].setdefault(kind, {}).setdefault(setting, {})[str(L)] = {
@@ -349,6 +367,8 @@ def _matched(models_data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for axis in AXES:
         out[axis] = {}
         for name in FIELD_METRICS:
+            if any(name not in md["metrics"] for md in models_data.values()):
+                continue  # a report of sweeps made before the metric existed
             rows = matched_cost(models_data["sgm"], models_data["wsgm"], name, axis=axis)
             out[axis][name] = {
                 "summary": matched_cost_summary(
@@ -439,7 +459,7 @@ def _plot(result: dict[str, Any], path: Path, *, which: str = "metrics") -> None
             if ax.has_data():
                 ax.legend(fontsize=7)
             else:
-                ax.text(0.5, 0.5, "not reached", ha="center", transform=ax.transAxes)
+                ax.text(0.5, 0.5, "not reached or not swept", ha="center", transform=ax.transAxes)
     fig.tight_layout()
     _save(fig, path)
 
@@ -474,7 +494,9 @@ def goal_lines(result: dict[str, Any], *, limit: float = 1.5, which: str = "metr
             cells = []
             for kind in ("sgm", "wsgm", "exact_sgm", "exact_wsgm"):
                 curve = m.get(kind, {}).get(setting)
-                if not curve:
+                if not curve and kind in SETTINGS[setting][2]:  # a trained model, no sweep yet
+                    curve = {}
+                elif not curve:
                     continue
                 if str(lo) not in curve or str(hi) not in curve:  # not swept yet at one end
                     cells.append(f"{kind} not swept yet")

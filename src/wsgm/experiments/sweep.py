@@ -51,7 +51,7 @@ __all__ = [
     "recorded_costs",
 ]
 
-FIELD_METRICS = ("spectrum", "histogram_w1", "magnetization_w1")
+FIELD_METRICS = ("spectrum", "histogram_w1", "magnetization_w1", "two_point")
 DEFAULT_STEPS = (2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 

@@ -12,6 +12,13 @@ different n) and returns a float that is 0 for identical sets:
   W1 = ∫ |F_a(x) − F_b(x)| dx for the empirical CDFs.
 - :func:`histogram_kl`: KL(a ‖ b) of histograms on common bins, with additive smoothing.
 - :func:`magnetization_w1`: Wasserstein-1 between the distributions of the field means m.
+- :func:`two_point_error`: root-mean-square over the shells r = 0 .. L/2 (and channels) of
+  (G_a(r) − G_b(r)) / G_b(0), with G(r) = ⟨φ_x φ_{x+r}⟩ the two-point function in real space
+  (:func:`wsgm.metrics.physics.two_point_correlation`): the error a physicist reads off a
+  G(r) plot, in units of the second set's variance; a field multiplied by c gives
+  |c² − 1| times the RMS of G(r)/G(0). The spectrum error weighs the same information
+  per Fourier shell, where the many short wavelengths count as much as the few long ones;
+  here the long-range tail, which carries ⟨m²⟩, counts at every r.
 
 A finite sample has a non-zero distance even from its own law; :func:`noise_floor` measures
 it as the distance between two independent random halves of the reference set
@@ -28,7 +35,7 @@ import numpy as np
 
 from ..errors import WSGMError
 from .halves import two_halves
-from .physics import magnetization
+from .physics import magnetization, two_point_correlation
 from .spectrum import radial_power_spectrum
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "histogram_w1",
     "histogram_kl",
     "magnetization_w1",
+    "two_point_error",
     "wasserstein_1d",
     "noise_floor",
 ]
@@ -134,11 +142,29 @@ def magnetization_w1(a: np.ndarray, b: np.ndarray) -> float:
     return wasserstein_1d(magnetization(a4), magnetization(b4))
 
 
+def two_point_error(a: np.ndarray, b: np.ndarray) -> float:
+    """RMS over the shells r = 0 .. L/2 and channels of (G_a(r) − G_b(r)) / G_b(0).
+
+    G is the full (not connected) two-point function: the batch mean of a ±-symmetric law
+    such as φ⁴'s is sign-balance noise, and subtracting its square would make G depend on it.
+    """
+    a4, b4 = _pair(a, b)
+    errors = []
+    for c in range(a4.shape[1]):
+        _, ga = two_point_correlation(a4[:, c])
+        _, gb = two_point_correlation(b4[:, c])
+        if not gb[0] > 0:
+            raise WSGMError(f"the second set has no variance in channel {c} (G(0) = {gb[0]})")
+        errors.append((ga - gb) / gb[0])
+    return float(np.sqrt(np.mean(np.square(errors))))
+
+
 DISTANCES: dict[str, Distance] = {
     "spectrum": spectrum_error,
     "histogram_w1": histogram_w1,
     "histogram_kl": histogram_kl,
     "magnetization_w1": magnetization_w1,
+    "two_point": two_point_error,
 }
 
 
