@@ -42,6 +42,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "coarse64att": ("unet.coarse_channels=64", "unet.coarse_attention=true"),
     "ema999": ("train.ema_decay=0.999",),
     "batch64": ("train.batch_size=64",),
+    "steps6000": ("train.steps=6000",),
 }
 
 
