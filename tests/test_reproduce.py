@@ -131,7 +131,8 @@ def test_eval_pair(gaussian_run: Path, tmp_path: Path, capsys: pytest.CaptureFix
     # every WSGM allocation against the SGM, at equal cost and at equal seconds
     lines = [ln for ln in printed.splitlines() if ln.startswith("at equal cost, spectrum: ")]
     assert len(lines) == 2 and all("SGM" in ln and "error" in ln for ln in lines)
-    assert sum(ln.startswith("at equal seconds, ") for ln in printed.splitlines()) == 2 * 3
+    # every WSGM allocation x every field metric
+    assert sum(ln.startswith("at equal seconds, ") for ln in printed.splitlines()) == 2 * 4
 
 
 def test_eval_reference_of_wrong_size(
