@@ -168,11 +168,15 @@ def karras(
     return torch.cat([head, tail]).to(dtype=dtype, device=device)
 
 
+# L_ref of ``logsnr-shifted``: the size at which it is the logsnr grid
+DEFAULT_REF_SIZE = 64
+
+
 def log_snr_shifted(
     n: int,
     *,
     size: int,
-    ref_size: int = 64,
+    ref_size: int = DEFAULT_REF_SIZE,
     T: float = 5.0,
     t_end: float = 0.0,
     t_min: float = 2e-3,
@@ -242,7 +246,7 @@ def make_grid(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
     size: int | None = None,
-    ref_size: int = 64,
+    ref_size: int = DEFAULT_REF_SIZE,
 ) -> Tensor:
     """Grid by name: one of :data:`GRIDS` (docs/design.md §2.4).
 

@@ -29,7 +29,6 @@ SGM error, WSGM error], ...]}}}}}, "train_seconds": {"sgm": {L}, "wsgm": {L}}}``
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -42,7 +41,7 @@ import torch
 
 from ..errors import WSGMError
 from ..fileio import read_json, write_json_atomic
-from ..grids import log_snr_shifted
+from ..grids import DEFAULT_REF_SIZE
 from ..training.device import use_cpu
 from .datasets import make_datasets
 from .gaussian_twin import data_spectrum, twin_spectrum_errors_exact
@@ -54,8 +53,6 @@ from .sweep import FIELD_METRICS, FieldSuite, ModelSweep, recorded_costs, sweep_
 __all__ = ["SETTINGS", "n_needed", "phi4_scaling", "stop_rule", "train_size"]
 
 COARSEST = 8
-# the samplers' L_ref of the shifted grid, named in the report
-_SHIFT_REF = inspect.signature(log_snr_shifted).parameters["ref_size"].default
 SETTINGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "euler/quadratic": ("euler", "quadratic", ("sgm", "wsgm")),
     "dpm2m/logsnr": ("dpm2m", "logsnr", ("sgm", "wsgm")),
@@ -302,6 +299,8 @@ def phi4_scaling(
         ref = sets.reference.fields[: 2 * p.n_samples]
         suite = FieldSuite(ref, sample_size=p.n_samples, metrics=FIELD_METRICS,
                            generator=np.random.default_rng(p.seed))  # fmt: skip
+        for name in FIELD_METRICS:
+            floors[name][str(L)] = suite.noise_floors[name]
         spec_twin = data_spectrum(sets.train.fields[:2048])
         swept: dict[tuple[str, str], dict[str, Any]] = {}
         for setting, (sampler, grid, kinds) in SETTINGS.items():
@@ -332,7 +331,6 @@ def phi4_scaling(
                     models_data
                 )
             for name in FIELD_METRICS:
-                floors[name][str(L)] = suite.noise_floors[name]
                 for kind, md in models_data.items():
                     if name not in md["metrics"]:  # a report of a sweep made before the metric
                         continue
@@ -554,7 +552,7 @@ def report_text(result: dict[str, Any]) -> str:
         "falling (< 10 % per doubling twice, N >= 16); 'not reached' gives its best "
         "value / floor and the largest N swept. `logsnr-shifted`: the logsnr grid with its "
         "log-SNR shifted by 2 log(L_ref/L) (Hoogeboom et al. 2023), "
-        f"L_ref = {_SHIFT_REF}; at L = L_ref it is the logsnr grid, whose sweep then stands "
+        f"L_ref = {DEFAULT_REF_SIZE}; at L = L_ref it is the logsnr grid, whose sweep then stands "
         "for it.",
         "",
         "Two targets. **Per-L floor** (issue 11's definition): 2x the floor of the same L. "
