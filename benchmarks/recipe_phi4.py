@@ -10,7 +10,7 @@ a ratio ≤ 1.3 at every N from 8 to 128.
 Data: ``DIR/data`` as ``wsgm reproduce phi4`` makes it (or reuse another reproduction's
 folder with ``--data-dir``, e.g. ``runs/phi4_scaling/L32``). Every variant's run and sweep are
 kept under ``DIR/<variant>`` and reused, so the script resumes; ``DIR/recipes.json`` holds
-the table.
+the table (variants of earlier invocations with the same N and floor are kept in it).
 
     python benchmarks/recipe_phi4.py --out runs/recipes --data-dir runs/phi4_scaling/L32 \\
         --variants baseline,logsnr,vweight,coarse64att
@@ -43,6 +43,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "ema999": ("train.ema_decay=0.999",),
     "batch64": ("train.batch_size=64",),
     "steps6000": ("train.steps=6000",),
+    # every network twice as wide: the coarse one alone did not help (coarse64att), so a
+    # change here comes from the detail networks, the finest one the diagnosis points at
+    "wide64": ("unet.base_channels=64",),
+    # the baseline retrained from another seed: how far two identical recipes differ
+    "seed1": ("train.seed=1",),
 }
 
 
@@ -76,6 +81,11 @@ def main() -> None:
     )["wsgm"][1]  # fmt: skip
     reference = [max(e, floor) for e in exact]
     table = {"floor": floor, "steps": steps, "exact_wsgm": exact, "variants": {}}
+    old = out / "recipes.json"
+    if old.exists():  # keep the variants of earlier invocations measured the same way
+        prev = read_json(old)
+        if prev.get("steps") == steps and math.isclose(prev.get("floor", -1.0), floor):
+            table["variants"].update(prev.get("variants", {}))
     for name in args.variants.split(","):
         if name not in VARIANTS:
             raise SystemExit(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")

@@ -25,7 +25,7 @@ from ..gaussian.report import (
     write_report,
 )
 from ..gaussian.scaling import DEFAULT_SETTINGS
-from ..grids import GRIDS
+from ..grids import DEFAULT_REF_SIZE, GRIDS
 from ..metrics.spectrum import radial_shells
 from ..samplers import SAMPLERS
 from .options import HelpFormatter, add_deprecated, add_threads_option
@@ -123,7 +123,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--ref-size",
         type=int,
-        default=64,
+        default=DEFAULT_REF_SIZE,
         help="L_ref of the logsnr-shifted grid: log-SNR shifted by 2 log(L_ref/L)",
     )
     p.add_argument(

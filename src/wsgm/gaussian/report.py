@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import WSGMError
 from ..fileio import atomic_write
+from ..grids import DEFAULT_REF_SIZE
 from ..wavelets import orthogonal_filters
 from . import scaling, scaling_report, theory
 from .moments import check_sampler
@@ -86,7 +87,7 @@ def compute(
     settings: str | list[str] | tuple[tuple[str, str], ...] = scaling.DEFAULT_SETTINGS,
     epsilon_spectrum: float = DEFAULT_EPSILONS["spectrum"],
     epsilon_worst: float = DEFAULT_EPSILONS["worst_shell"],
-    ref_size: int = 64,
+    ref_size: int = DEFAULT_REF_SIZE,
     n_max: int = DEFAULT_N_MAX,
     shell_index: ShellIndex | None = None,
 ) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import WSGMError
-from ..grids import GRIDS, SIZED_GRIDS, make_grid
+from ..grids import DEFAULT_REF_SIZE, GRIDS, SIZED_GRIDS, make_grid
 from .moments import check_sampler, limit_moments, sampler_moments
 from .spectra import power_spectrum
 from .spectrum_exact import (
@@ -73,7 +73,7 @@ class GridSpec:
 
     name: str
     T: float = 5.0
-    ref_size: int = 64
+    ref_size: int = DEFAULT_REF_SIZE
 
     def times(self, n: int, size: int) -> np.ndarray:
         """The grid of n steps for a problem on a ``size``×``size`` grid."""

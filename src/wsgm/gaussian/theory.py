@@ -166,7 +166,7 @@ def sgm_kl_per_pixel(
     denoise_last: bool = True,
     sampler: str = "euler",
     normalize: str = "lambda-max",
-    ref_size: int = 64,
+    ref_size: int = grids_mod.DEFAULT_REF_SIZE,
 ) -> float:
     """Exact KL per pixel of SGM with exact scores after ``steps`` steps of ``sampler``
     (docs/design.md §3.2, §3.7), the covariance normalized by ``normalize`` (§3.8)."""
@@ -259,7 +259,7 @@ def wsgm_kl_per_pixel(
     denoise_last: bool = True,
     coarsest: int = 4,
     sampler: str = "euler",
-    ref_size: int = 64,
+    ref_size: int = grids_mod.DEFAULT_REF_SIZE,
 ) -> float:
     """Exact KL per pixel of WSGM with exact scores, ``steps`` steps of ``sampler`` per scale
     (docs/design.md §3.3, §3.7). Each problem is normalized by its std, so the result does
