@@ -48,6 +48,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "wide64": ("unet.base_channels=64",),
     # the baseline retrained from another seed: how far two identical recipes differ
     "seed1": ("train.seed=1",),
+    # the mean head reads each band's zero mode in unit scale (UNetConfig.mean_head_unit_dc)
+    "unitdc": ("unet.mean_head_unit_dc=true",),
 }
 
 

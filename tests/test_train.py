@@ -303,6 +303,19 @@ def test_coarse_network_overrides() -> None:
         apply_overrides(RunConfig(), ["unet.coarse_channels=-8"])
 
 
+def test_mean_head_unit_dc_reaches_every_network() -> None:
+    from wsgm.training.defaults import model_config_for
+
+    run = apply_overrides(RunConfig(), ["unet.mean_head_unit_dc=true"])
+    cfg = model_config_for(run, channels=1, size=(32, 32), kind="field", periodic=True)
+    assert all(u.mean_head and u.mean_head_unit_dc for u in cfg.unets.values())
+    plain = model_config_for(RunConfig(), channels=1, size=(32, 32), kind="field", periodic=True)
+    assert not any(u.mean_head_unit_dc for u in plain.unets.values())
+    bad = apply_overrides(RunConfig(), ["unet.mean_head_unit_dc=true", "unet.mean_head=false"])
+    with pytest.raises(WSGMError, match="unet.mean_head_unit_dc = true .* unet.mean_head is false"):
+        bad.validate()
+
+
 def test_a_config_written_before_a_key_existed_still_matches() -> None:
     from wsgm.training.config import config_diff
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import Tensor
 
 from wsgm.nn import UNet, UNetConfig
 
@@ -144,3 +145,48 @@ def test_mean_head_starts_at_zero_and_keeps_circular_equivariance() -> None:
     y = net(x, t)
     shifted = net(torch.roll(x, (4, 4), (-2, -1)), t)
     assert torch.allclose(torch.roll(y, (4, 4), (-2, -1)), shifted, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [8, 16])
+def test_mean_head_unit_dc_feeds_the_zero_mode_in_orthonormal_units(size: int) -> None:
+    cfg = UNetConfig(in_channels=3, out_channels=3, cond_channels=1, base_channels=16,
+                     mean_head=True, mean_head_unit_dc=True)  # fmt: skip
+    net = UNet(cfg)
+    assert net.mean_head is not None
+    seen: list[Tensor] = []
+    net.mean_head[0].register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+    x, c = torch.randn(4, 3, size, size), torch.randn(4, 1, size, size)
+    net(x, torch.full((4,), 0.3), c)
+    dc = torch.fft.fft2(torch.cat([x, c], 1), norm="ortho")[..., 0, 0].real
+    assert torch.allclose(seen[0][:, :4], dc, atol=1e-5)
+
+
+def test_mean_head_unit_dc_lets_the_head_read_a_band_mean() -> None:
+    # A white 16x16 band: its mean is one N(0, 1) mode in orthonormal units, 1/16 of that as
+    # a raw mean. Target (the exact denoiser of such a mode, shape only): 0.7 x its DC
+    # coefficient, spread over the grid as a constant. Training only the head for 100 steps,
+    # the unit-scale input fits it; from the raw mean, 16 times smaller, the head is still far
+    # off (it gets there much later on this noiseless target; in training, with noisy
+    # gradients and 1/256 of the loss, it did not: docs/design.md §6.6).
+    def fit(unit_dc: bool) -> float:
+        torch.manual_seed(0)
+        net = UNet(UNetConfig(in_channels=1, out_channels=1, base_channels=16, mean_head=True,
+                              mean_head_unit_dc=unit_dc))  # fmt: skip
+        assert net.mean_head is not None
+        opt = torch.optim.Adam(net.mean_head.parameters(), lr=3e-3)
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(100):
+            x = torch.randn(64, 1, 16, 16, generator=gen)
+            target = 0.7 * x.mean((-2, -1), keepdim=True) * 16
+            loss = ((net(x, torch.full((64,), 0.5)) - target) ** 2).mean() / 0.49
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return float(loss.detach())
+
+    assert fit(True) < 0.05 < 0.5 < fit(False)
+
+
+def test_mean_head_unit_dc_needs_the_head() -> None:
+    with pytest.raises(ValueError, match="mean_head_unit_dc needs mean_head"):
+        UNetConfig(in_channels=1, out_channels=1, mean_head_unit_dc=True)

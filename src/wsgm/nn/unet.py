@@ -53,6 +53,12 @@ class UNetConfig:
     # network hardly predicts the zero-frequency part of eps (magnetization of a field, the
     # DC mode of each wavelet band), which then stays undenoised.
     mean_head: bool = False
+    # The head reads each channel's zero-frequency coefficient in orthonormal units, the
+    # spatial mean times sqrt(H W) (unit variance for white noise on any grid), instead of the
+    # spatial mean (variance 1 / (H W)): a wavelet band's mean is one mode of order 1 that the
+    # raw mean shrinks 16-fold on a 16x16 grid, too small for the head to read, so the mode
+    # was denoised as if of unit variance (docs/design.md §6.6).
+    mean_head_unit_dc: bool = False
 
     def __post_init__(self) -> None:
         # JSON round trips give lists; keep the dataclass hashable and comparable.
@@ -72,6 +78,8 @@ class UNetConfig:
                 f"base_channels and channel_mults must be positive, got {self.base_channels}, "
                 f"{self.channel_mults}"
             )
+        if self.mean_head_unit_dc and not self.mean_head:
+            raise ValueError("mean_head_unit_dc needs mean_head = True (it sets the head's input)")
         if self.num_res_blocks < 1:
             raise ValueError(f"num_res_blocks must be >= 1, got {self.num_res_blocks}")
         bad = [a for a in self.attention_levels if not 0 <= a < len(self.channel_mults)]
@@ -219,6 +227,8 @@ class UNet(nn.Module):
         emb = self.time(t.expand(x.shape[0]) if t.ndim == 0 else t)
 
         x_mean = x.mean(dim=(-2, -1))
+        if cfg.mean_head_unit_dc:
+            x_mean = x_mean * math.sqrt(x.shape[-2] * x.shape[-1])
         h = self.conv_in(x)
         hs = [h]
         did_down: list[bool] = []

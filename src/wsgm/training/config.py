@@ -7,7 +7,7 @@ is optional::
     kind = "auto"      # or "image" / "field": what the data are (auto: the file says)
     [model]   kind, wavelet, levels, T, prediction
     [unet]    base_channels, channel_mults, num_res_blocks, attention_levels, mid_attention,
-              num_heads, dropout, padding, min_resolution, mean_head
+              num_heads, dropout, padding, min_resolution, mean_head, mean_head_unit_dc
     [train]   steps, batch_size, lr, ... (see :class:`TrainSection`)
 
 Overrides use dotted keys (``train.lr=1e-3``, ``unet.channel_mults=[1,2]``); values are
@@ -93,6 +93,8 @@ class UNetSection:
     min_resolution: int = 4
     # See wsgm.nn.UNetConfig.mean_head: lets each network denoise the zero-frequency mode.
     mean_head: bool = True
+    # See wsgm.nn.UNetConfig.mean_head_unit_dc: the head reads the zero mode in unit scale.
+    mean_head_unit_dc: bool = False
     # The WSGM's coarsest network only (its grid is small, so width and attention are cheap
     # there): channels (0 = base_channels) and self-attention at its lowest resolution.
     coarse_channels: int = 0
@@ -162,6 +164,11 @@ class RunConfig:
         """Check every value (for configs built or changed in code rather than parsed)."""
         for key, value in flatten(self.to_dict()).items():
             check_value(key, value, source="config")
+        if self.unet.mean_head_unit_dc and not self.unet.mean_head:
+            raise WSGMError(
+                "unet.mean_head_unit_dc = true sets the mean head's input, but unet.mean_head "
+                "is false; set unet.mean_head = true or leave mean_head_unit_dc false"
+            )
         return self
 
     @classmethod

@@ -77,6 +77,7 @@ def model_config_for(
             padding_mode=padding,
             min_resolution=u.min_resolution,
             mean_head=u.mean_head,
+            mean_head_unit_dc=u.mean_head_unit_dc,
         )
     return ModelConfig(
         kind=m.kind,
