@@ -50,6 +50,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "seed1": ("train.seed=1",),
     # the mean head reads each band's zero mode in unit scale (UNetConfig.mean_head_unit_dc)
     "unitdc": ("unet.mean_head_unit_dc=true",),
+    "unitdc_seed1": ("unet.mean_head_unit_dc=true", "train.seed=1"),
 }
 
 
