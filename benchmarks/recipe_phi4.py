@@ -51,6 +51,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     # the mean head reads each band's zero mode in unit scale (UNetConfig.mean_head_unit_dc)
     "unitdc": ("unet.mean_head_unit_dc=true",),
     "unitdc_seed1": ("unet.mean_head_unit_dc=true", "train.seed=1"),
+    "unitdc_logsnr": ("unet.mean_head_unit_dc=true", "train.t_schedule=logsnr"),
 }
 
 
