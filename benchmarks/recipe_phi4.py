@@ -52,6 +52,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "unitdc": ("unet.mean_head_unit_dc=true",),
     "unitdc_seed1": ("unet.mean_head_unit_dc=true", "train.seed=1"),
     "unitdc_logsnr": ("unet.mean_head_unit_dc=true", "train.t_schedule=logsnr"),
+    "unitdc_logsnr_seed1": (
+        "unet.mean_head_unit_dc=true",
+        "train.t_schedule=logsnr",
+        "train.seed=1",
+    ),
 }
 
 
