@@ -8,9 +8,9 @@ GroupNorm hides spatial means from its convolutions (docs/design.md §6.6). This
 draws scale j's details given *true* low-passes (``refine_once``, as ``wsgm diagnose``
 does), with the network of every model given and with the exact conditional score of the
 data's Gaussian twin, and prints the mean power |φ̂_k|²/L² of those modes against the
-data's, with standard errors over fields, and the per-shell log-ratio of the radial
-spectrum at the shells that hold them (the spectrum error of §7.4 weighs each shell alike,
-and the corner shell of a 32×32 field is the single mode (16, 16)).
+data's, with standard errors over fields and z-scores (they matter beyond their number: the
+spectrum error of §7.4 weighs each radial shell alike, and the corner shell of a 32×32 field
+is the single mode (16, 16)).
 
     python benchmarks/zero_modes.py --data-dir runs/phi4_scaling/L32 \\
         --models baseline=runs/recipes/baseline/run,meanhead=runs/recipes/meanhead/run \\
