@@ -57,6 +57,9 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "train.t_schedule=logsnr",
         "train.seed=1",
     ),
+    # the coarse network learns the residual of the mixture twin's exact score (model.skip)
+    "unitdc_twin": ("unet.mean_head_unit_dc=true", "model.skip=mixture"),
+    "unitdc_twin_seed1": ("unet.mean_head_unit_dc=true", "model.skip=mixture", "train.seed=1"),
 }
 
 

@@ -24,9 +24,8 @@ from collections.abc import Callable
 import torch
 
 from ..losses import DSMLoss
-from ..models.base import network_eps_fn
 from ..models.io import build_model
-from ..models.normalization import compute_stats
+from ..models.twin_skip import stats_for_model
 from ..training.defaults import model_config_for
 from .presets import Preset
 
@@ -53,16 +52,13 @@ def _model_costs(preset: Preset, kind: str, *, repeats: int = 2) -> tuple[float,
     channels = 1  # phi^4, Gaussian fields and Fashion-MNIST are one-channel
     x = torch.randn(max(preset.train_batch, 8), channels, size, size, generator=g)
     cfg = model_config_for(run, channels=channels, size=(size, size), kind="field", periodic=True)
-    model = build_model(cfg, compute_stats(x, wavelet=cfg.wavelet, levels=cfg.levels))
+    model = build_model(cfg, stats_for_model(x, cfg))
     loss = DSMLoss(model.sde, run.train.t_schedule, run.train.t_min, run.train.loss_weighting)
     opt = torch.optim.AdamW(model.nets.parameters(), lr=1e-4)
     pairs = model.training_pairs(x[: preset.train_batch])
 
     def step() -> None:
-        total = sum(
-            loss(network_eps_fn(model.nets[n], model.sde, cfg.prediction), loss.draw(t, g), c)
-            for n, (t, c) in pairs.items()
-        )
+        total = sum(loss(model.eps_fn(n), loss.draw(t, g), c) for n, (t, c) in pairs.items())
         opt.zero_grad()
         total.backward()  # type: ignore[union-attr]
         opt.step()

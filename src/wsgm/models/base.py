@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ..nn import UNet
 from ..samplers import ScoreFn
-from ..sde import OU
+from ..sde import OU, broadcast_time
 from .config import ModelConfig
 from .normalization import NormalizationStats
 
@@ -18,26 +18,41 @@ __all__ = ["ScoreModel", "network_eps_fn", "network_score_fn"]
 EpsFn = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
 
 
-def network_eps_fn(net: Callable[..., Tensor], sde: OU, prediction: str = "eps") -> EpsFn:
+def network_eps_fn(
+    net: Callable[..., Tensor], sde: OU, prediction: str = "eps", skip: EpsFn | None = None
+) -> EpsFn:
     """The noise prediction eps(x, t, cond) of a network that outputs ``prediction``.
 
     ``eps``: the output itself; ``v``: sigma_t x + alpha_t out (:meth:`OU.eps_from_v`).
+    ``skip`` (:mod:`wsgm.models.twin_skip`) replaces the plain skip (0, sigma_t x) by an exact
+    noise estimate: skip(x, t, cond) + out, or skip(x, t, cond) + alpha_t out.
     Training (the DSM loss on eps) and sampling both go through this function.
     """
-    if prediction == "eps":
+    if prediction not in ("eps", "v"):
+        raise ValueError(f"unknown prediction {prediction!r}; allowed: eps, v")
+    if skip is None and prediction == "eps":
         return net
-    if prediction == "v":
+    if skip is None:
 
-        def eps(x: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
+        def eps_v(x: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
             return sde.eps_from_v(net(x, t, cond), x, t)
 
-        return eps
-    raise ValueError(f"unknown prediction {prediction!r}; allowed: eps, v")
+        return eps_v
+
+    def eps_skip(x: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
+        out = net(x, t, cond)
+        if prediction == "v":
+            out = sde.alpha(broadcast_time(t, x)) * out
+        return skip(x, t, cond) + out
+
+    return eps_skip
 
 
-def network_score_fn(net: Callable[..., Tensor], sde: OU, prediction: str = "eps") -> ScoreFn:
+def network_score_fn(
+    net: Callable[..., Tensor], sde: OU, prediction: str = "eps", skip: EpsFn | None = None
+) -> ScoreFn:
     """Turn a network into a score s(x, t, cond) = -eps(x, t, cond) / sigma_t."""
-    eps = network_eps_fn(net, sde, prediction)
+    eps = network_eps_fn(net, sde, prediction, skip)
 
     def score(x: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
         return sde.score_from_eps(eps(x, t, cond), t)
@@ -59,8 +74,21 @@ class ScoreModel(nn.Module):
         self.sde = OU(T=config.T)
         self.nets = nn.ModuleDict({name: UNet(config.unets[name]) for name in config.names})
 
+    def eps_fn(self, name: str) -> EpsFn:
+        """Network ``name``'s noise prediction, with the twin skip where the config has one
+        (the unconditional network only: ``net`` or ``coarse``; docs/design.md §6.7)."""
+        return network_eps_fn(self.nets[name], self.sde, self.config.prediction, self._skip(name))
+
     def score_fn(self, name: str) -> ScoreFn:
-        return network_score_fn(self.nets[name], self.sde, self.config.prediction)
+        return network_score_fn(self.nets[name], self.sde, self.config.prediction, self._skip(name))
+
+    def _skip(self, name: str) -> EpsFn | None:
+        if self.config.skip == "none" or name != self.config.names[0]:
+            return None
+        from .twin_skip import twin_skip_eps
+
+        # on the networks' device once, so no sampling step copies the twin's spectrum
+        return twin_skip_eps(self.stats.to(device=self.device), self.sde)
 
     def training_pairs(
         self, x0: Tensor, names: tuple[str, ...] | None = None

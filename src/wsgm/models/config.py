@@ -14,11 +14,16 @@ from typing import Any
 from ..errors import WSGMError
 from ..nn import UNetConfig
 
-__all__ = ["ModelConfig", "MODEL_KINDS", "PREDICTIONS", "FORMAT_VERSION", "network_names"]
+__all__ = [
+    "ModelConfig", "MODEL_KINDS", "PREDICTIONS", "SKIPS", "FORMAT_VERSION", "network_names",
+]  # fmt: skip
 
 MODEL_KINDS = ("sgm", "wsgm")
 # What the networks output: the noise eps, or v = alpha eps - sigma x0 (see OU.eps_from_v).
 PREDICTIONS = ("eps", "v")
+# What the unconditional network's output is added to (wsgm.models.twin_skip): the
+# parametrization's own skip, or the exact noise estimate of the data's Gaussian / mixture twin.
+SKIPS = ("none", "gaussian", "mixture")
 FORMAT_VERSION = 1
 
 
@@ -42,6 +47,8 @@ class ModelConfig:
     T: float = 5.0
     # "eps" is what models saved before the choice existed were trained with.
     prediction: str = "eps"
+    # "none" for models saved before the twin skip existed.
+    skip: str = "none"
     # What the training data were ("image" | "field"; "" for models saved before files said)
     # and their value range: sampling outputs say what they are, eval checks its reference.
     data_kind: str = ""
@@ -60,6 +67,13 @@ class ModelConfig:
         if self.prediction not in PREDICTIONS:
             raise WSGMError(
                 f"unknown prediction {self.prediction!r}; allowed: {', '.join(PREDICTIONS)}"
+            )
+        if self.skip not in SKIPS:
+            raise WSGMError(f"unknown skip {self.skip!r}; allowed: {', '.join(SKIPS)}")
+        if self.skip != "none" and self.channels != 1:
+            raise WSGMError(
+                f"model.skip = {self.skip!r} needs one-channel data (the twins are one-channel "
+                f'fields), got {self.channels} channels; use model.skip = "none"'
             )
         if self.kind == "sgm" and self.levels != 0:
             raise WSGMError(f"an SGM has no wavelet levels, got levels={self.levels}")

@@ -13,6 +13,10 @@ A normalized detail tensor has the bands and channels flattened as ``(B, 3C, h, 
 reshape of ``(B, C, 3, h, w)``, so channel c, band b sits at index ``3 c + b``.
 Pooling over pixels assumes stationarity, which holds for periodic fields and is the usual
 per-channel normalization for images.
+
+Optionally (``model.skip``, :mod:`wsgm.models.twin_skip`) the statistics also hold the twin of
+the unconditional network's field: ``skip_spectrum`` (h, w) and ``skip_mean`` (0-d), in the
+normalized coordinates above; None otherwise.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class NormalizationStats:
     low_std: Tensor
     detail_mean: Tensor
     detail_std: Tensor
+    skip_spectrum: Tensor | None = None
+    skip_mean: Tensor | None = None
 
     @property
     def levels(self) -> int:
@@ -50,23 +56,32 @@ class NormalizationStats:
     def to(
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> NormalizationStats:
-        return NormalizationStats(
-            *(t.to(device=device, dtype=dtype) for t in self.tensors().values())
+        return NormalizationStats.from_tensors(
+            {k: t.to(device=device, dtype=dtype) for k, t in self.tensors().items()}
         )
 
     def tensors(self) -> dict[str, Tensor]:
-        """The four tensors by name (the keys of ``stats.safetensors``)."""
-        return {
+        """The tensors by name (the keys of ``stats.safetensors``): the four statistics, and
+        the twin skip's two when present."""
+        out = {
             "low_mean": self.low_mean,
             "low_std": self.low_std,
             "detail_mean": self.detail_mean,
             "detail_std": self.detail_std,
         }
+        if self.skip_spectrum is not None and self.skip_mean is not None:
+            out["skip_spectrum"], out["skip_mean"] = self.skip_spectrum, self.skip_mean
+        return out
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, Tensor]) -> NormalizationStats:
         return cls(
-            tensors["low_mean"], tensors["low_std"], tensors["detail_mean"], tensors["detail_std"]
+            tensors["low_mean"],
+            tensors["low_std"],
+            tensors["detail_mean"],
+            tensors["detail_std"],
+            tensors.get("skip_spectrum"),
+            tensors.get("skip_mean"),
         )
 
     # --- low-passes: (B, C, h, w) <-> normalized (B, C, h, w) -------------------------------

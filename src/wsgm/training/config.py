@@ -31,7 +31,7 @@ from typing import Any
 from ..data.io import DATA_KINDS
 from ..errors import WSGMError
 from ..losses import T_SCHEDULES, WEIGHTINGS
-from ..models.config import MODEL_KINDS, PREDICTIONS
+from ..models.config import MODEL_KINDS, PREDICTIONS, SKIPS
 from ..nn import PADDING_MODES
 
 __all__ = [
@@ -75,6 +75,9 @@ class ModelSection:
     # follows the scale of the input where noise dominates, which GroupNorm alone cannot do,
     # and probability-flow (ODE) samplers stay stable. "eps" predicts the noise directly.
     prediction: str = "v"
+    # The unconditional network (SGM's, WSGM's coarsest) learns the residual of the exact
+    # score of the data's twin: "gaussian", "mixture" or "none" (wsgm.models.twin_skip).
+    skip: str = "none"
 
 
 @dataclass
@@ -262,6 +265,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "kind": ("auto", *DATA_KINDS),
     "model.kind": MODEL_KINDS,
     "model.prediction": PREDICTIONS,
+    "model.skip": SKIPS,
     "unet.padding": ("auto", *PADDING_MODES),
     "train.t_schedule": T_SCHEDULES,
     "train.loss_weighting": WEIGHTINGS,

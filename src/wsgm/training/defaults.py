@@ -88,6 +88,7 @@ def model_config_for(
         levels=levels,
         T=m.T,
         prediction=m.prediction,
+        skip=m.skip,
         data_kind=kind,
         data_range=value_range,
     )

@@ -60,9 +60,9 @@ from ..cpu import rebalance
 from ..errors import WSGMError
 from ..fileio import exclusive_lock, write_json_atomic
 from ..losses import DSMLoss, NoisyBatch
-from ..models.base import ScoreModel, network_eps_fn
+from ..models.base import ScoreModel
 from ..models.io import build_model
-from ..models.normalization import compute_stats
+from ..models.twin_skip import stats_for_model
 from .batches import augment_periodic, step_seed
 from .checkpoint import (
     has_checkpoint,
@@ -103,10 +103,10 @@ class _Bundle(nn.Module):
     """The trained networks as one module whose forward is their losses, so DDP wraps (and
     syncs) them together and the loss is computed where DDP expects the forward."""
 
-    def __init__(self, nets: dict[str, nn.Module], sde: Any, prediction: str, loss: DSMLoss):
+    def __init__(self, model: ScoreModel, names: tuple[str, ...], loss: DSMLoss):
         super().__init__()
-        self.nets = nn.ModuleDict(nets)
-        self.eps = {n: network_eps_fn(self.nets[n], sde, prediction) for n in nets}
+        self.nets = nn.ModuleDict({n: model.nets[n] for n in names})
+        self.eps = {n: model.eps_fn(n) for n in names}
         self.loss = loss
 
     def forward(self, batches: dict[str, NetBatch]) -> dict[str, Tensor]:
@@ -254,7 +254,7 @@ def _setup(run: RunConfig, run_dir: Path, stack: contextlib.ExitStack) -> _Sessi
             periodic=data.periodic,
             value_range=data.value_range,
         )
-        stats = compute_stats(fields, wavelet=mcfg.wavelet, levels=mcfg.levels)
+        stats = stats_for_model(fields, mcfg)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)  # the initial weights depend on the seed only
             model = build_model(mcfg, stats)
@@ -274,7 +274,7 @@ def _setup(run: RunConfig, run_dir: Path, stack: contextlib.ExitStack) -> _Sessi
     periodic = cfg.augment == "periodic" or (cfg.augment == "auto" and data.periodic)
 
     loss = DSMLoss(model.sde, cfg.t_schedule, cfg.t_min, cfg.loss_weighting)
-    bundle = _Bundle({n: model.nets[n] for n in selected}, model.sde, model.config.prediction, loss)
+    bundle = _Bundle(model, selected, loss)
     opts = {}
     for n in selected:
         opt = torch.optim.AdamW(

@@ -1,0 +1,108 @@
+"""The exact-twin skip: the unconditional network learns the residual of an exact score
+(docs/design.md §6.7).
+
+With ``model.skip = "gaussian"`` or ``"mixture"`` the network that models a whole field (the
+SGM's ``net``, the WSGM's ``coarse``) no longer predicts the noise from scratch: its noise
+prediction is
+
+    eps(x, t) = eps_twin(x, t) + c(t) out(x, t),   eps_twin = −σ_t s_twin(x, t),
+
+with s_twin the closed-form score of the data's twin at that scale (docs/design.md §3.9) in
+the model's normalized coordinates, and c(t) out the parametrization's own network term
+(α_t v̂ for v-prediction, the output itself for eps-prediction), which replaces the plain skip
+(σ_t x for v, 0 for eps). The twin is the stationary Gaussian with the data's spectrum
+(``gaussian``: eps_twin is the Wiener filter's noise estimate) or the symmetric mixture
+½ N(±μ𝟙, C) with the data's connected spectrum and magnetization peak (``mixture``). EDM's
+c_skip = σ_d²/(σ² + σ_d²) is the same construction for white data of variance σ_d²; here the
+linear (per component) part is the data's exact one at every frequency, so off the training
+distribution — the states a few-step sampler feeds the network — the model extrapolates
+like the exact score instead of like an unconstrained network (§6.7 has the measurement).
+
+The twin's parameters are statistics of the training data, stored with the normalization
+statistics (:class:`NormalizationStats` ``skip_spectrum``, ``skip_mean``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ..errors import WSGMError
+from ..sde import OU, broadcast_time
+from .config import SKIPS, ModelConfig
+from .normalization import NormalizationStats, compute_stats
+
+__all__ = ["fit_twin_skip", "twin_skip_eps", "stats_for_model"]
+
+EpsFn = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
+
+
+@torch.no_grad()
+def fit_twin_skip(
+    fields: Tensor,
+    stats: NormalizationStats,
+    *,
+    law: str,
+    levels: int,
+    wavelet: str,
+    max_fields: int = 8192,
+) -> NormalizationStats:
+    """``stats`` with the twin of ``law`` fitted on the first ``max_fields`` of ``fields``
+    (n, 1, H, W): ``skip_spectrum`` (h, w) = P_J / s_J² and ``skip_mean`` = μ_J / s_J, the
+    spectrum of the twin's low-pass x_J (component spectrum for the mixture, the data's for
+    the Gaussian) and its mixture mean, in the normalized coordinates of ``stats`` (§6.7)."""
+    from ..experiments.mixture_twin import fit_mixture, twin_law
+    from ..gaussian.cross_spectra import cross_spectrum
+    from ..gaussian.mixture import constant_lowpass
+
+    if law not in SKIPS[1:]:
+        raise WSGMError(f"unknown twin skip {law!r}; allowed: {', '.join(SKIPS)}")
+    if fields.ndim != 4 or fields.shape[1] != 1:
+        raise WSGMError(
+            f"model.skip = {law!r} needs one-channel data (the twins are one-channel fields), "
+            f'got fields of shape {tuple(fields.shape)}; use model.skip = "none"'
+        )
+    x = fields[:max_fields, 0].double().cpu().numpy()
+    spectrum, mean = twin_law(fit_mixture(x), law)
+    for _ in range(levels):  # the low-pass spectrum at scale J (§3.3)
+        spectrum = cross_spectrum(spectrum, wavelet)[..., 0, 0].real
+    mean *= constant_lowpass(tuple(x.shape[-2:]), levels, wavelet)
+    s = float(stats.low_std[levels, 0])
+    return dataclasses.replace(
+        stats,
+        skip_spectrum=torch.as_tensor(spectrum / s**2, dtype=torch.float32),
+        skip_mean=torch.tensor(mean / s, dtype=torch.float32),
+    )
+
+
+def twin_skip_eps(stats: NormalizationStats, sde: OU) -> EpsFn:
+    """eps_twin(x, t, cond) = −σ_t s_twin(x, t) of the twin stored in ``stats`` (§6.7)."""
+    from ..gaussian.mixture import mixture_score
+
+    if stats.skip_spectrum is None or stats.skip_mean is None:
+        raise WSGMError(
+            "this model's config asks for the twin skip but its statistics hold no twin "
+            "(stats.safetensors without skip_spectrum / skip_mean); retrain the model"
+        )
+    # One host read here, none per call: the samplers call the score in a loop.
+    score = mixture_score(stats.skip_spectrum, float(stats.skip_mean))
+
+    def eps(x: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
+        tt = broadcast_time(t, x)
+        return -sde.sigma(tt) * score(x, tt, None)
+
+    return eps
+
+
+def stats_for_model(fields: Tensor, config: ModelConfig) -> NormalizationStats:
+    """The statistics a fresh model of ``config`` needs from its training ``fields``: the
+    normalization statistics, plus the twin when ``config.skip`` asks for one."""
+    stats = compute_stats(fields, wavelet=config.wavelet, levels=config.levels)
+    if config.skip == "none":
+        return stats
+    return fit_twin_skip(
+        fields, stats, law=config.skip, levels=config.levels, wavelet=config.wavelet
+    )
