@@ -26,21 +26,13 @@ import torch
 
 from ..gaussian.scores import exact_wsgm, stationary_score
 from ..grids import make_grid
-from ..metrics.spectrum import power_spectrum_2d, radial_average
+from ..metrics.spectrum import data_spectrum, radial_average
 from ..models.normalization import NormalizationStats
 from ..models.wsgm import wsgm_sample
 from ..samplers import get_sampler
 from ..sde import OU
 
 __all__ = ["data_spectrum", "twin_spectrum_errors", "twin_spectrum_errors_exact", "twin_noise"]
-
-
-def data_spectrum(fields: np.ndarray) -> np.ndarray:
-    """Power spectrum P(k) = <|FFT(φ - mean)|²>/N of one-channel fields (n, [1,] H, W),
-    k = 0 included (it holds the variance of the field mean), clipped to > 0."""
-    x = np.asarray(fields, dtype=np.float64)
-    spec = power_spectrum_2d(x - x.mean())
-    return np.maximum(spec, 1e-12 * spec.max())
 
 
 def _radial(spec: np.ndarray) -> np.ndarray:

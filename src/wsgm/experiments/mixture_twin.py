@@ -50,7 +50,7 @@ import numpy as np
 import torch
 
 from ..errors import WSGMError
-from ..gaussian.mixture import component_spectrum, exact_mixture, sample_mixture
+from ..gaussian.mixture import component_spectrum, exact_mixture, moment_mean, sample_mixture
 from ..gaussian.scores import ExactWSGM
 from ..metrics.distances import histogram_w1, magnetization_w1, wasserstein_1d
 from ..metrics.physics import binder_cumulant, magnetization
@@ -141,7 +141,7 @@ def fit_mixture(fields: np.ndarray, *, mean: float | None = None) -> MixtureFit:
     m = x.mean(axis=(1, 2)) - x.mean()
     m2, m4 = float(np.mean(m**2)), float(np.mean(m**4))
     binder = 1.0 - m4 / (3.0 * m2 * m2) if m2 > 0 else 0.0
-    mu = max(0.0, 0.5 * (3.0 * m2 * m2 - m4)) ** 0.25 if mean is None else float(mean)
+    mu = moment_mean(m2, m4) if mean is None else float(mean)
     counts, edges = np.histogram(np.abs(m), bins="auto")
     peak = float(0.5 * (edges[np.argmax(counts)] + edges[np.argmax(counts) + 1]))
     total = data_spectrum(x)

@@ -59,6 +59,7 @@ from .scores import ExactWSGM, exact_wsgm, stationary_score
 
 __all__ = [
     "check_mixture",
+    "moment_mean",
     "total_spectrum",
     "component_spectrum",
     "constant_lowpass",
@@ -95,6 +96,13 @@ def check_mixture(spectrum: object, mean: object) -> tuple[np.ndarray, float]:
     if not (np.isfinite(mu) and mu >= 0):
         raise WSGMError(f"the mixture mean μ must be finite and >= 0, got {mean!r}")
     return spec, mu
+
+
+def moment_mean(m2: float, m4: float) -> float:
+    """μ of the mixture from the moments of the (centred) field mean m (docs/design.md §3.9):
+    m = ±μ + g with g Gaussian gives ⟨m²⟩ = μ² + v, ⟨m⁴⟩ = μ⁴ + 6μ²v + 3v², so
+    μ⁴ = (3⟨m²⟩² − ⟨m⁴⟩)/2; 0 when the data are not bimodal (⟨m⁴⟩ ≥ 3⟨m²⟩²)."""
+    return max(0.0, 0.5 * (3.0 * m2 * m2 - m4)) ** 0.25
 
 
 def total_spectrum(spectrum: np.ndarray, mean: float) -> np.ndarray:

@@ -14,7 +14,10 @@ import numpy as np
 
 from ..errors import WSGMError
 
-__all__ = ["power_spectrum_2d", "radial_power_spectrum", "radial_shells", "radial_average"]
+__all__ = [
+    "power_spectrum_2d", "data_spectrum", "radial_power_spectrum", "radial_shells",
+    "radial_average",
+]  # fmt: skip
 
 
 def _as_batch(fields: np.ndarray) -> np.ndarray:
@@ -73,3 +76,11 @@ def radial_power_spectrum(
     L/2 are only partly filled.
     """
     return radial_average(power_spectrum_2d(fields), include_zero=include_zero)
+
+
+def data_spectrum(fields: np.ndarray) -> np.ndarray:
+    """Power spectrum P(k) = <|FFT(φ - mean)|²>/N of one-channel fields (n, [1,] H, W),
+    k = 0 included (it holds the variance of the field mean), clipped to > 0."""
+    x = np.asarray(fields, dtype=np.float64)
+    spec = power_spectrum_2d(x - x.mean())
+    return np.maximum(spec, 1e-12 * spec.max())

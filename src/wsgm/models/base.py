@@ -12,6 +12,7 @@ from ..samplers import ScoreFn
 from ..sde import OU, broadcast_time
 from .config import ModelConfig
 from .normalization import NormalizationStats
+from .twin_skip import twin_skip_eps
 
 __all__ = ["ScoreModel", "network_eps_fn", "network_score_fn"]
 
@@ -85,8 +86,6 @@ class ScoreModel(nn.Module):
     def _skip(self, name: str) -> EpsFn | None:
         if self.config.skip == "none" or name != self.config.names[0]:
             return None
-        from .twin_skip import twin_skip_eps
-
         # on the networks' device once, so no sampling step copies the twin's spectrum
         return twin_skip_eps(self.stats.to(device=self.device), self.sde)
 

@@ -27,10 +27,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from ..errors import WSGMError
+from ..gaussian.cross_spectra import cross_spectrum
+from ..gaussian.mixture import component_spectrum, constant_lowpass, mixture_score, moment_mean
+from ..metrics.spectrum import data_spectrum
 from ..sde import OU, broadcast_time
 from .config import SKIPS, ModelConfig
 from .normalization import NormalizationStats, compute_stats
@@ -54,10 +58,6 @@ def fit_twin_skip(
     (n, 1, H, W): ``skip_spectrum`` (h, w) = P_J / s_J² and ``skip_mean`` = μ_J / s_J, the
     spectrum of the twin's low-pass x_J (component spectrum for the mixture, the data's for
     the Gaussian) and its mixture mean, in the normalized coordinates of ``stats`` (§6.7)."""
-    from ..experiments.mixture_twin import fit_mixture, twin_law
-    from ..gaussian.cross_spectra import cross_spectrum
-    from ..gaussian.mixture import constant_lowpass
-
     if law not in SKIPS[1:]:
         raise WSGMError(f"unknown twin skip {law!r}; allowed: {', '.join(SKIPS)}")
     if fields.ndim != 4 or fields.shape[1] != 1:
@@ -66,7 +66,11 @@ def fit_twin_skip(
             f'got fields of shape {tuple(fields.shape)}; use model.skip = "none"'
         )
     x = fields[:max_fields, 0].double().cpu().numpy()
-    spectrum, mean = twin_law(fit_mixture(x), law)
+    spectrum, mean = data_spectrum(x), 0.0
+    if law == "mixture":  # as experiments.mixture_twin.fit_mixture fits it
+        m = x.mean(axis=(1, 2)) - x.mean()
+        mean = moment_mean(float(np.mean(m**2)), float(np.mean(m**4)))
+        spectrum = component_spectrum(spectrum, mean)
     for _ in range(levels):  # the low-pass spectrum at scale J (§3.3)
         spectrum = cross_spectrum(spectrum, wavelet)[..., 0, 0].real
     mean *= constant_lowpass(tuple(x.shape[-2:]), levels, wavelet)
@@ -80,8 +84,6 @@ def fit_twin_skip(
 
 def twin_skip_eps(stats: NormalizationStats, sde: OU) -> EpsFn:
     """eps_twin(x, t, cond) = −σ_t s_twin(x, t) of the twin stored in ``stats`` (§6.7)."""
-    from ..gaussian.mixture import mixture_score
-
     if stats.skip_spectrum is None or stats.skip_mean is None:
         raise WSGMError(
             "this model's config asks for the twin skip but its statistics hold no twin "
