@@ -12,11 +12,12 @@ the model's normalized coordinates, and c(t) out the parametrization's own netwo
 (α_t v̂ for v-prediction, the output itself for eps-prediction), which replaces the plain skip
 (σ_t x for v, 0 for eps). The twin is the stationary Gaussian with the data's spectrum
 (``gaussian``: eps_twin is the Wiener filter's noise estimate) or the symmetric mixture
-½ N(±μ𝟙, C) with the data's connected spectrum and magnetization peak (``mixture``). EDM's
-c_skip = σ_d²/(σ² + σ_d²) is the same construction for white data of variance σ_d²; here the
-linear (per component) part is the data's exact one at every frequency, so off the training
-distribution — the states a few-step sampler feeds the network — the model extrapolates
-like the exact score instead of like an unconstrained network (§6.7 has the measurement).
+½ N(±μ𝟙, C) with μ from the moments of the field mean and C the connected spectrum
+(``mixture``). EDM's c_skip = σ_d²/(σ² + σ_d²) is the same construction for white data of
+variance σ_d²; here the linear (per component) part is the data's exact one at every
+frequency, so off the training distribution — the states a few-step sampler feeds the
+network — the model's response starts from the exact score's rather than from an
+unconstrained network's (§6.7 has the measurement).
 
 The twin's parameters are statistics of the training data, stored with the normalization
 statistics (:class:`NormalizationStats` ``skip_spectrum``, ``skip_mean``).
