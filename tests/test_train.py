@@ -84,6 +84,36 @@ def test_dsm_loss_of_the_exact_predictor() -> None:
     assert abs(float(zero) - 1.0) < 0.01
 
 
+@pytest.mark.parametrize("gamma", [0.0, 0.3])
+def test_input_perturbation_has_its_closed_form_minimizer(gamma: float) -> None:
+    # Data N(0, I) seen as y = alpha x + sigma (eps + gamma xi): E[eps | y] = sigma y / v with
+    # v = alpha^2 + sigma^2 (1 + gamma^2), best loss E_t[1 - sigma^2 / v] (uniform t); the
+    # plain exact predictor sigma y is worse by E_t[sigma^2 (v - 1)^2 / v] (0 for gamma = 0).
+    from wsgm.losses import DSMLoss
+
+    sde, tmin = OU(), 0.01
+    loss = DSMLoss(sde, "uniform", tmin, "eps", input_perturbation=gamma)
+    g = torch.Generator().manual_seed(4)
+    batch = loss.draw(torch.randn(50_000, 4, generator=g, dtype=torch.float64), g)
+
+    def best(x, t, c):
+        s2 = sde.sigma(t)[:, None] ** 2
+        return sde.sigma(t)[:, None] * x / (1 - s2 + s2 * (1 + gamma**2))
+
+    t = torch.linspace(tmin, sde.T, 200_001, dtype=torch.float64)
+    s2 = sde.sigma(t) ** 2
+    v = 1 - s2 + s2 * (1 + gamma**2)
+    expected = float(torch.mean(1 - s2 / v))
+    assert abs(float(loss(best, batch)) - expected) < 0.03 * expected
+    plain = float(loss(lambda x, t, c: sde.sigma(t)[:, None] * x, batch))
+    excess = float(torch.mean(s2 * (v - 1) ** 2 / v))
+    assert plain - float(loss(best, batch)) == pytest.approx(excess, rel=0.1, abs=1e-3)
+    with pytest.raises(ValueError, match="input_perturbation must be >= 0, got -0.1"):
+        DSMLoss(sde, input_perturbation=-0.1)
+    with pytest.raises(WSGMError, match="train.input_perturbation must be >= 0"):
+        apply_overrides(RunConfig(), ["train.input_perturbation=-1"])
+
+
 def test_loss_decreases_on_a_toy_problem() -> None:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)

@@ -21,6 +21,15 @@ above); ``v`` puts unit weight on the error of v = alpha eps - sigma x_0, i.e. 1
 the eps error: EDM's lambda(sigma) = (sigma^2 + sigma_d^2)/(sigma sigma_d)^2 on the x_0 error
 for unit-variance data (Karras et al. 2022, Table 1, with sigma = sigma_t/alpha_t), which
 weighs the noisy end more. Either way the minimizer is the same.
+
+Input perturbation (``input_perturbation`` γ > 0; Ning et al. 2023, "Input perturbation
+reduces exposure bias in diffusion models", eq. 9): the network sees
+x_t = alpha_t x_0 + sigma_t (eps + γ xi), xi ~ N(0, I) independent, and is still asked for
+eps. A few-step sampler hands the network states with more noise than a true x_t holds
+(docs/design.md §6.6); this trains it on such states. The minimizer is then no longer the
+exact score: for N(0, P) data eps_theta(y) = sigma_t y / (alpha_t² P + sigma_t² (1 + γ²))
+against sigma_t y / (alpha_t² P + sigma_t²), a shrinkage of the noise estimate of relative
+size ≈ γ² where noise dominates. γ = 0 (the default) is plain DSM.
 """
 
 from __future__ import annotations
@@ -122,18 +131,26 @@ class DSMLoss:
     schedule: str = "quadratic"
     t_min: float = 1e-3
     weighting: str = "eps"
+    input_perturbation: float = 0.0
 
     def __post_init__(self) -> None:
         if self.weighting not in WEIGHTINGS:
             raise ValueError(
                 f"unknown loss weighting {self.weighting!r}; allowed: {', '.join(WEIGHTINGS)}"
             )
+        if not self.input_perturbation >= 0:
+            raise ValueError(f"input_perturbation must be >= 0, got {self.input_perturbation!r}")
 
     def draw(self, x0: Tensor, generator: torch.Generator | None = None) -> NoisyBatch:
-        """One forward-noised copy of every sample of ``x0`` (:func:`noisy_batch`)."""
+        """One forward-noised copy of every sample of ``x0`` (:func:`noisy_batch`), with the
+        input perturbation γ sigma_t xi added to x_t (not to the target eps) when γ > 0."""
         x_t, t, eps = noisy_batch(
             x0, sde=self.sde, schedule=self.schedule, t_min=self.t_min, generator=generator
         )
+        if self.input_perturbation > 0:  # γ = 0 draws nothing more: old runs resume bitwise
+            xi = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+            sigma = self.sde.sigma(t).reshape(-1, *([1] * (x0.ndim - 1)))
+            x_t = x_t + self.input_perturbation * sigma * xi
         return NoisyBatch(x_t, t, eps)
 
     def __call__(

@@ -19,10 +19,11 @@ import torch
 from torch import Tensor
 
 from ..samplers import ScoreFn
+from ..sde import broadcast_time
 from ..wavelets import check_levels
 from .cross_spectra import conditional_spectra
 
-__all__ = ["stationary_score", "ExactWSGM", "exact_wsgm"]
+__all__ = ["stationary_score", "conditional_score", "ExactWSGM", "exact_wsgm"]
 
 
 def stationary_score(spectrum: Tensor) -> ScoreFn:
@@ -39,30 +40,35 @@ def stationary_score(spectrum: Tensor) -> ScoreFn:
     return score
 
 
-def _conditional_score(
-    cond_cov: Tensor, gain: Tensor, detail_std: Tensor, low_std: float
+def conditional_score(
+    cond_cov: Tensor, gain: Tensor, detail_std: Tensor, low_std: Tensor | float
 ) -> ScoreFn:
-    """Score of the normalized details (B, 3, h, w) given the normalized low-pass (B, 1, h, w).
+    """Score of the normalized details (B, 3, h, w) given the normalized low-pass (B, 1, h, w)
+    of a stationary Gaussian field, noised by the OU process (docs/design.md §3.3–§3.4).
 
-    ``cond_cov`` (h, w, 3, 3): normalized conditional covariance per frequency; ``gain``
-    (h, w, 3): E[ŷ_b | ŷ_l] = gain_b ŷ_l for the un-normalized coefficients.
+    ``cond_cov`` (h, w, 3, 3): conditional covariance per frequency of the details divided by
+    ``detail_std`` (3,); ``gain`` (h, w, 3): E[ŷ_b | ŷ_l] = gain_b ŷ_l for the un-normalized
+    coefficients; ``low_std``: the low-pass's normalization. With α = e^{−t}, per frequency
+    s = −(α² C + (1 − α²) I)^{-1} (ŷ − α m(ŷ_l)); C is diagonalized once, so ``t`` may be one
+    time or one per field and no 3×3 system is solved per call. The tensors stay on the device
+    they are given on: pass them where the samplers run.
     """
+    lam, vec = torch.linalg.eigh(cond_cov)  # (h, w, 3), (h, w, 3, 3)
+    lam = lam.permute(2, 0, 1)  # (3, h, w), real
+    # the conditional mean per unit of the normalized low-pass: G_b s_l / s_b, (3, h, w)
+    ratio = gain.permute(2, 0, 1) * low_std / detail_std[:, None, None]
 
     def score(x: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
         if cond is None:
             raise ValueError("the conditional score needs the low-pass as `cond`")
         cplx = torch.complex128 if x.dtype == torch.float64 else torch.complex64
-        cov = cond_cov.to(device=x.device, dtype=cplx)
-        g = gain.to(device=x.device, dtype=cplx)
-        std = detail_std.to(device=x.device, dtype=x.dtype)
-        alpha = torch.exp(-t)
-        low_hat = torch.fft.fft2(cond[:, 0] * low_std)  # un-normalized low-pass, (B, h, w)
-        mean_hat = g.permute(2, 0, 1)[None] * low_hat[:, None] / std[None, :, None, None]
-        resid = torch.fft.fft2(x) - alpha * mean_hat  # (B, 3, h, w)
-        eye = torch.eye(3, dtype=cplx, device=x.device)
-        prec = torch.linalg.inv(alpha**2 * cov + (1 - alpha**2) * eye)  # (h, w, 3, 3)
-        out = torch.einsum("ijbc,ncij->nbij", prec, resid)
-        return -torch.fft.ifft2(out).real
+        u = vec.to(dtype=cplx)
+        alpha = torch.exp(-broadcast_time(t, x))
+        mean_hat = ratio.to(dtype=cplx) * torch.fft.fft2(cond[:, :1])  # (B, 3, h, w)
+        resid = torch.fft.fft2(x) - alpha * mean_hat
+        r = torch.einsum("ijcb,ncij->nbij", u.conj(), resid)  # into C's eigenbasis
+        r = r / (alpha**2 * lam.to(x.dtype) + (1 - alpha**2))
+        return -torch.fft.ifft2(torch.einsum("ijbc,ncij->nbij", u, r)).real
 
     return score
 
@@ -108,7 +114,7 @@ def exact_wsgm(spectrum: np.ndarray, levels: int, *, wavelet: str = "haar") -> E
         low_std.append(float(np.sqrt(level.low.mean())))
         detail_std.append(level.band_std)
         cond_fns.append(
-            _conditional_score(
+            conditional_score(
                 torch.as_tensor(level.cond_cov),
                 torch.as_tensor(level.gain),
                 torch.as_tensor(level.band_std),

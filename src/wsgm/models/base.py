@@ -12,7 +12,7 @@ from ..samplers import ScoreFn
 from ..sde import OU, broadcast_time
 from .config import ModelConfig
 from .normalization import NormalizationStats
-from .twin_skip import twin_skip_eps
+from .twin_skip import twin_detail_skip_eps, twin_skip_eps
 
 __all__ = ["ScoreModel", "network_eps_fn", "network_score_fn"]
 
@@ -77,17 +77,23 @@ class ScoreModel(nn.Module):
 
     def eps_fn(self, name: str) -> EpsFn:
         """Network ``name``'s noise prediction, with the twin skip where the config has one
-        (the unconditional network only: ``net`` or ``coarse``; docs/design.md §6.7)."""
+        (the unconditional network, ``net`` or ``coarse``, with ``skip``; the WSGM's detail
+        networks too with ``skip_details``; docs/design.md §6.7)."""
         return network_eps_fn(self.nets[name], self.sde, self.config.prediction, self._skip(name))
 
     def score_fn(self, name: str) -> ScoreFn:
         return network_score_fn(self.nets[name], self.sde, self.config.prediction, self._skip(name))
 
     def _skip(self, name: str) -> EpsFn | None:
-        if self.config.skip == "none" or name != self.config.names[0]:
+        cfg = self.config
+        if cfg.skip == "none" or (name != cfg.names[0] and not cfg.skip_details):
             return None
         # on the networks' device once, so no sampling step copies the twin's spectrum
-        return twin_skip_eps(self.stats.to(device=self.device), self.sde)
+        stats = self.stats.to(device=self.device)
+        if name == cfg.names[0]:
+            return twin_skip_eps(stats, self.sde)
+        level = cfg.levels + 1 - cfg.names.index(name)  # names: coarse, scale J, .., scale 1
+        return twin_detail_skip_eps(stats, self.sde, level=level, wavelet=cfg.wavelet)
 
     def training_pairs(
         self, x0: Tensor, names: tuple[str, ...] | None = None

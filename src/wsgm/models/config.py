@@ -49,6 +49,9 @@ class ModelConfig:
     prediction: str = "eps"
     # "none" for models saved before the twin skip existed.
     skip: str = "none"
+    # The detail networks learn the residual of the twin's exact conditional score too
+    # (False for models saved before they could; an SGM has no detail network).
+    skip_details: bool = False
     # What the training data were ("image" | "field"; "" for models saved before files said)
     # and their value range: sampling outputs say what they are, eval checks its reference.
     data_kind: str = ""
@@ -74,6 +77,12 @@ class ModelConfig:
             raise WSGMError(
                 f"model.skip = {self.skip!r} needs one-channel data (the twins are one-channel "
                 f'fields), got {self.channels} channels; use model.skip = "none"'
+            )
+        if self.skip_details and self.skip == "none":
+            raise WSGMError(
+                "model.skip_details = true needs a twin: set model.skip to gaussian or mixture "
+                '(the details have the same exact conditional score under both), or "none" '
+                "to both"
             )
         if self.kind == "sgm" and self.levels != 0:
             raise WSGMError(f"an SGM has no wavelet levels, got levels={self.levels}")

@@ -16,7 +16,9 @@ per-channel normalization for images.
 
 Optionally (``model.skip``, :mod:`wsgm.models.twin_skip`) the statistics also hold the twin of
 the unconditional network's field: ``skip_spectrum`` (h, w) and ``skip_mean`` (0-d), in the
-normalized coordinates above; None otherwise.
+normalized coordinates above, and ``skip_field_spectrum`` (H, W), the data's power spectrum
+in data units, from which the detail networks' twins follow; None otherwise (and the last
+None for models saved before the detail twins existed).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class NormalizationStats:
     detail_std: Tensor
     skip_spectrum: Tensor | None = None
     skip_mean: Tensor | None = None
+    skip_field_spectrum: Tensor | None = None
 
     @property
     def levels(self) -> int:
@@ -62,7 +65,7 @@ class NormalizationStats:
 
     def tensors(self) -> dict[str, Tensor]:
         """The tensors by name (the keys of ``stats.safetensors``): the four statistics, and
-        the twin skip's two when present."""
+        the twin skip's when present."""
         out = {
             "low_mean": self.low_mean,
             "low_std": self.low_std,
@@ -71,6 +74,8 @@ class NormalizationStats:
         }
         if self.skip_spectrum is not None and self.skip_mean is not None:
             out["skip_spectrum"], out["skip_mean"] = self.skip_spectrum, self.skip_mean
+        if self.skip_field_spectrum is not None:
+            out["skip_field_spectrum"] = self.skip_field_spectrum
         return out
 
     @classmethod
@@ -82,6 +87,7 @@ class NormalizationStats:
             tensors["detail_std"],
             tensors.get("skip_spectrum"),
             tensors.get("skip_mean"),
+            tensors.get("skip_field_spectrum"),
         )
 
     # --- low-passes: (B, C, h, w) <-> normalized (B, C, h, w) -------------------------------

@@ -19,8 +19,17 @@ frequency, so off the training distribution — the states a few-step sampler fe
 network — the model's response starts from the exact score's rather than from an
 unconstrained network's (§6.7 has the measurement).
 
+With ``model.skip_details`` the WSGM's detail networks get the same construction with the
+twin's exact *conditional* score of the normalized details given the normalized low-pass
+(:func:`wsgm.gaussian.scores.conditional_score`, linear-Gaussian per frequency). It is the
+same for both twins: for an orthonormal periodized DWT the details given the low-pass are one
+Gaussian under the mixture too, that of its total spectrum (:mod:`wsgm.gaussian.mixture`),
+which is the data's spectrum. The twin is centred: the data's detail means are zero for a
+stationary field, and their estimates are left to the network.
+
 The twin's parameters are statistics of the training data, stored with the normalization
-statistics (:class:`NormalizationStats` ``skip_spectrum``, ``skip_mean``).
+statistics (:class:`NormalizationStats` ``skip_spectrum``, ``skip_mean``,
+``skip_field_spectrum``).
 """
 
 from __future__ import annotations
@@ -33,14 +42,15 @@ import torch
 from torch import Tensor
 
 from ..errors import WSGMError
-from ..gaussian.cross_spectra import cross_spectrum
+from ..gaussian.cross_spectra import conditional_spectra, cross_spectrum
 from ..gaussian.mixture import component_spectrum, constant_lowpass, mixture_score, moment_mean
+from ..gaussian.scores import conditional_score
 from ..metrics.spectrum import data_spectrum
 from ..sde import OU, broadcast_time
 from .config import SKIPS, ModelConfig
 from .normalization import NormalizationStats, compute_stats
 
-__all__ = ["fit_twin_skip", "twin_skip_eps", "stats_for_model"]
+__all__ = ["fit_twin_skip", "twin_skip_eps", "twin_detail_skip_eps", "stats_for_model"]
 
 EpsFn = Callable[[Tensor, Tensor, "Tensor | None"], Tensor]
 
@@ -58,7 +68,8 @@ def fit_twin_skip(
     """``stats`` with the twin of ``law`` fitted on the first ``max_fields`` of ``fields``
     (n, 1, H, W): ``skip_spectrum`` (h, w) = P_J / s_J² and ``skip_mean`` = μ_J / s_J, the
     spectrum of the twin's low-pass x_J (component spectrum for the mixture, the data's for
-    the Gaussian) and its mixture mean, in the normalized coordinates of ``stats`` (§6.7)."""
+    the Gaussian) and its mixture mean, in the normalized coordinates of ``stats``, and
+    ``skip_field_spectrum`` (H, W), the data's spectrum P (§6.7)."""
     if law not in SKIPS[1:]:
         raise WSGMError(f"unknown twin skip {law!r}; allowed: {', '.join(SKIPS)}")
     if fields.ndim != 4 or fields.shape[1] != 1:
@@ -67,7 +78,8 @@ def fit_twin_skip(
             f'got fields of shape {tuple(fields.shape)}; use model.skip = "none"'
         )
     x = fields[:max_fields, 0].double().cpu().numpy()
-    spectrum, mean = data_spectrum(x), 0.0
+    field_spectrum = data_spectrum(x)
+    spectrum, mean = field_spectrum, 0.0
     if law == "mixture":  # as experiments.mixture_twin.fit_mixture fits it
         m = x.mean(axis=(1, 2)) - x.mean()
         mean = moment_mean(float(np.mean(m**2)), float(np.mean(m**4)))
@@ -80,6 +92,7 @@ def fit_twin_skip(
         stats,
         skip_spectrum=torch.as_tensor(spectrum / s**2, dtype=torch.float32),
         skip_mean=torch.tensor(mean / s, dtype=torch.float32),
+        skip_field_spectrum=torch.as_tensor(field_spectrum, dtype=torch.float32),
     )
 
 
@@ -96,6 +109,41 @@ def twin_skip_eps(stats: NormalizationStats, sde: OU) -> EpsFn:
     def eps(x: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
         tt = broadcast_time(t, x)
         return -sde.sigma(tt) * score(x, tt, None)
+
+    return eps
+
+
+def twin_detail_skip_eps(stats: NormalizationStats, sde: OU, *, level: int, wavelet: str) -> EpsFn:
+    """eps_twin(x, t, cond) = −σ_t s_twin(x, t | cond) for the normalized details of scale
+    ``level`` (1 = finest) given the normalized low-pass ``cond``: the exact conditional score
+    of the data's Gaussian twin (§3.3, §6.7) in the coordinates of ``stats`` (its
+    ``detail_std[level − 1]`` and ``low_std[level]``). Built on the device of ``stats``."""
+    if stats.skip_field_spectrum is None:
+        raise WSGMError(
+            "this model's config asks for the twin skip of its detail networks but its "
+            "statistics hold no field spectrum (stats.safetensors without "
+            "skip_field_spectrum, saved before model.skip_details existed); retrain the model"
+        )
+    if not 1 <= level <= stats.levels:
+        raise WSGMError(f"no detail scale {level}: the statistics have scales 1..{stats.levels}")
+    # One host read per score function, none per call.
+    spectrum = stats.skip_field_spectrum.double().cpu().numpy()
+    for _ in range(level - 1):
+        spectrum = cross_spectrum(spectrum, wavelet)[..., 0, 0].real
+    law = conditional_spectra(spectrum, wavelet)
+    model_std = stats.detail_std[level - 1, 0].double().cpu().numpy()
+    # the twin's covariance came normalized by its own band std; the network's is the data's
+    cov = law.cond_cov * np.outer(law.band_std, law.band_std) / np.outer(model_std, model_std)
+    device = stats.detail_std.device
+    score = conditional_score(
+        torch.as_tensor(cov, device=device),
+        torch.as_tensor(law.gain, device=device),
+        torch.as_tensor(model_std, device=device),
+        float(stats.low_std[level, 0]),
+    )
+
+    def eps(x: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
+        return -sde.sigma(broadcast_time(t, x)) * score(x, t, cond)
 
     return eps
 

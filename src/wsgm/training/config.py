@@ -78,6 +78,9 @@ class ModelSection:
     # The unconditional network (SGM's, WSGM's coarsest) learns the residual of the exact
     # score of the data's twin: "gaussian", "mixture" or "none" (wsgm.models.twin_skip).
     skip: str = "none"
+    # With a twin (skip above), the WSGM's detail networks learn the residual of the twin's
+    # exact conditional score too; an SGM has no detail network, so it changes nothing there.
+    skip_details: bool = False
 
 
 @dataclass
@@ -126,6 +129,9 @@ class TrainSection:
     t_schedule: str = "quadratic"
     t_min: float = 1e-3
     loss_weighting: str = "eps"
+    # γ of input perturbation (wsgm.losses): the network sees alpha x0 + sigma (eps + γ xi)
+    # and predicts eps; 0 = plain denoising score matching.
+    input_perturbation: float = 0.0
     seed: int = 0
     augment: str = "auto"
     mixed_precision: str = "no"
@@ -283,7 +289,7 @@ _AT_LEAST_ONE = (
 _POSITIVE = ("train.lr", "train.grad_clip", "train.t_min", "model.T", "unet.base_channels")
 _NON_NEGATIVE = (
     "train.warmup_steps", "train.weight_decay", "model.levels", "unet.dropout",
-    "unet.coarse_channels",
+    "unet.coarse_channels", "train.input_perturbation",
 )  # fmt: skip
 
 

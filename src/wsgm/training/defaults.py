@@ -89,6 +89,7 @@ def model_config_for(
         T=m.T,
         prediction=m.prediction,
         skip=m.skip,
+        skip_details=m.skip_details,
         data_kind=kind,
         data_range=value_range,
     )

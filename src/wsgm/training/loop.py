@@ -273,7 +273,13 @@ def _setup(run: RunConfig, run_dir: Path, stack: contextlib.ExitStack) -> _Sessi
     model.stats = model.stats.to(device=device)
     periodic = cfg.augment == "periodic" or (cfg.augment == "auto" and data.periodic)
 
-    loss = DSMLoss(model.sde, cfg.t_schedule, cfg.t_min, cfg.loss_weighting)
+    loss = DSMLoss(
+        model.sde,
+        cfg.t_schedule,
+        cfg.t_min,
+        cfg.loss_weighting,
+        input_perturbation=cfg.input_perturbation,
+    )
     bundle = _Bundle(model, selected, loss)
     opts = {}
     for n in selected:
