@@ -60,6 +60,34 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     # the coarse network learns the residual of the mixture twin's exact score (model.skip)
     "unitdc_twin": ("unet.mean_head_unit_dc=true", "model.skip=mixture"),
     "unitdc_twin_seed1": ("unet.mean_head_unit_dc=true", "model.skip=mixture", "train.seed=1"),
+    # ... and every detail network the residual of the twin's exact conditional score
+    "unitdc_twin_all": (
+        "unet.mean_head_unit_dc=true",
+        "model.skip=mixture",
+        "model.skip_details=true",
+    ),
+    "unitdc_twin_all_seed1": (
+        "unet.mean_head_unit_dc=true",
+        "model.skip=mixture",
+        "model.skip_details=true",
+        "train.seed=1",
+    ),
+    # unitdc_twin trained with input perturbation (DDPM-IP, gamma 0.1): every network sees
+    # the slightly noisier states a few-step sampler hands it (docs/design.md §6.6)
+    "unitdc_twin_ip_seed1": (
+        "unet.mean_head_unit_dc=true",
+        "model.skip=mixture",
+        "train.input_perturbation=0.1",
+        "train.seed=1",
+    ),
+    # unitdc_twin_seed1 with every network twice as wide: the finest detail network sets
+    # the error from N = 64 on (docs/design.md §6.6)
+    "unitdc_twin_wide64_seed1": (
+        "unet.mean_head_unit_dc=true",
+        "model.skip=mixture",
+        "unet.base_channels=64",
+        "train.seed=1",
+    ),
 }
 
 
