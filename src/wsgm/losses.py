@@ -23,7 +23,7 @@ for unit-variance data (Karras et al. 2022, Table 1, with sigma = sigma_t/alpha_
 weighs the noisy end more. Either way the minimizer is the same.
 
 Input perturbation (``input_perturbation`` γ > 0; Ning et al. 2023, "Input perturbation
-reduces exposure bias in diffusion models", eq. 9): the network sees
+reduces exposure bias in diffusion models"): the network sees
 x_t = alpha_t x_0 + sigma_t (eps + γ xi), xi ~ N(0, I) independent, and is still asked for
 eps. A few-step sampler hands the network states with more noise than a true x_t holds
 (docs/design.md §6.6); this trains it on such states. The minimizer is then no longer the
