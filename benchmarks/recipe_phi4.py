@@ -35,6 +35,11 @@ from wsgm.experiments.sweep import FIELD_METRICS, FieldSuite, ModelSweep, sweep_
 from wsgm.fileio import read_json, write_json_atomic
 from wsgm.training.config import apply_overrides
 
+# the pieces the later variants combine
+UNITDC = ("unet.mean_head_unit_dc=true",)
+TWIN = (*UNITDC, "model.skip=mixture")
+SEED1 = ("train.seed=1",)
+
 VARIANTS: dict[str, tuple[str, ...]] = {
     "baseline": (),
     "logsnr": ("train.t_schedule=logsnr",),
@@ -47,47 +52,24 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     # change here comes from the detail networks, the finest one the diagnosis points at
     "wide64": ("unet.base_channels=64",),
     # the baseline retrained from another seed: how far two identical recipes differ
-    "seed1": ("train.seed=1",),
+    "seed1": SEED1,
     # the mean head reads each band's zero mode in unit scale (UNetConfig.mean_head_unit_dc)
-    "unitdc": ("unet.mean_head_unit_dc=true",),
-    "unitdc_seed1": ("unet.mean_head_unit_dc=true", "train.seed=1"),
-    "unitdc_logsnr": ("unet.mean_head_unit_dc=true", "train.t_schedule=logsnr"),
-    "unitdc_logsnr_seed1": (
-        "unet.mean_head_unit_dc=true",
-        "train.t_schedule=logsnr",
-        "train.seed=1",
-    ),
+    "unitdc": UNITDC,
+    "unitdc_seed1": (*UNITDC, *SEED1),
+    "unitdc_logsnr": (*UNITDC, "train.t_schedule=logsnr"),
+    "unitdc_logsnr_seed1": (*UNITDC, "train.t_schedule=logsnr", *SEED1),
     # the coarse network learns the residual of the mixture twin's exact score (model.skip)
-    "unitdc_twin": ("unet.mean_head_unit_dc=true", "model.skip=mixture"),
-    "unitdc_twin_seed1": ("unet.mean_head_unit_dc=true", "model.skip=mixture", "train.seed=1"),
+    "unitdc_twin": TWIN,
+    "unitdc_twin_seed1": (*TWIN, *SEED1),
     # ... and every detail network the residual of the twin's exact conditional score
-    "unitdc_twin_all": (
-        "unet.mean_head_unit_dc=true",
-        "model.skip=mixture",
-        "model.skip_details=true",
-    ),
-    "unitdc_twin_all_seed1": (
-        "unet.mean_head_unit_dc=true",
-        "model.skip=mixture",
-        "model.skip_details=true",
-        "train.seed=1",
-    ),
+    "unitdc_twin_all": (*TWIN, "model.skip_details=true"),
+    "unitdc_twin_all_seed1": (*TWIN, "model.skip_details=true", *SEED1),
     # unitdc_twin trained with input perturbation (DDPM-IP, gamma 0.1): every network sees
     # the slightly noisier states a few-step sampler hands it (docs/design.md §6.6)
-    "unitdc_twin_ip_seed1": (
-        "unet.mean_head_unit_dc=true",
-        "model.skip=mixture",
-        "train.input_perturbation=0.1",
-        "train.seed=1",
-    ),
+    "unitdc_twin_ip_seed1": (*TWIN, "train.input_perturbation=0.1", *SEED1),
     # unitdc_twin_seed1 with every network twice as wide: the finest detail network sets
     # the error from N = 64 on (docs/design.md §6.6)
-    "unitdc_twin_wide64_seed1": (
-        "unet.mean_head_unit_dc=true",
-        "model.skip=mixture",
-        "unet.base_channels=64",
-        "train.seed=1",
-    ),
+    "unitdc_twin_wide64_seed1": (*TWIN, "unet.base_channels=64", *SEED1),
 }
 
 

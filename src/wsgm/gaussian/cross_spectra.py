@@ -19,7 +19,10 @@ import torch
 
 from ..wavelets import dwt
 
-__all__ = ["filter_responses", "cross_spectrum", "ConditionalSpectra", "conditional_spectra"]
+__all__ = [
+    "filter_responses", "cross_spectrum", "lowpass_spectrum", "ConditionalSpectra",
+    "conditional_spectra",
+]  # fmt: skip
 
 
 @lru_cache(maxsize=64)
@@ -58,6 +61,14 @@ def cross_spectrum(spec: np.ndarray, wavelet: str) -> np.ndarray:
             ss = spec[a1 : a1 + half, a2 : a2 + half]
             s_y += 0.25 * np.einsum("cij,dij,ij->ijcd", hs, hs.conj(), ss)
     return s_y
+
+
+def lowpass_spectrum(spec: np.ndarray, wavelet: str, levels: int) -> np.ndarray:
+    """Spectrum of the low-pass x_levels of a field with spectrum ``spec``: the (low, low)
+    entry of :func:`cross_spectrum`, ``levels`` times (``spec`` itself for 0)."""
+    for _ in range(levels):
+        spec = cross_spectrum(spec, wavelet)[..., 0, 0].real
+    return spec
 
 
 @dataclass

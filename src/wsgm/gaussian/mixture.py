@@ -54,7 +54,7 @@ from torch import Tensor
 from ..errors import WSGMError
 from ..samplers import ScoreFn
 from ..wavelets import check_levels, wavedec
-from .cross_spectra import cross_spectrum
+from .cross_spectra import lowpass_spectrum
 from .scores import ExactWSGM, exact_wsgm, stationary_score
 
 __all__ = [
@@ -210,10 +210,8 @@ def exact_mixture(spectrum: np.ndarray, mean: float, levels: int, *, wavelet: st
         score = mixture_score(torch.as_tensor(spec / var), mu / np.sqrt(var))
         return ExactWSGM(score, [], np.asarray([np.sqrt(var)]), np.zeros((0, 3)))
     gauss = exact_wsgm(total, levels, wavelet=wavelet)
-    low_c, low_tot = spec, total
-    for _ in range(levels):  # the low-pass spectra at scale J, as exact_wsgm iterates them
-        low_c = cross_spectrum(low_c, wavelet)[..., 0, 0].real
-        low_tot = cross_spectrum(low_tot, wavelet)[..., 0, 0].real
+    low_c = lowpass_spectrum(spec, wavelet, levels)  # at scale J, as exact_wsgm iterates
+    low_tot = lowpass_spectrum(total, wavelet, levels)
     var = low_tot.mean()  # s_J² = mean P_{C,J} + μ_J² (the J-scale field's pixel variance)
     mu_j = mu * constant_lowpass((spec.shape[0], spec.shape[1]), levels, wavelet)
     coarse = mixture_score(torch.as_tensor(low_c / var), mu_j / np.sqrt(var))

@@ -42,10 +42,11 @@ import torch
 from torch import Tensor
 
 from ..errors import WSGMError
-from ..gaussian.cross_spectra import conditional_spectra, cross_spectrum
+from ..gaussian.cross_spectra import conditional_spectra, lowpass_spectrum
 from ..gaussian.mixture import component_spectrum, constant_lowpass, mixture_score, moment_mean
 from ..gaussian.scores import conditional_score
 from ..metrics.spectrum import data_spectrum
+from ..samplers import ScoreFn
 from ..sde import OU, broadcast_time
 from .config import SKIPS, ModelConfig
 from .normalization import NormalizationStats, compute_stats
@@ -84,8 +85,7 @@ def fit_twin_skip(
         m = x.mean(axis=(1, 2)) - x.mean()
         mean = moment_mean(float(np.mean(m**2)), float(np.mean(m**4)))
         spectrum = component_spectrum(spectrum, mean)
-    for _ in range(levels):  # the low-pass spectrum at scale J (§3.3)
-        spectrum = cross_spectrum(spectrum, wavelet)[..., 0, 0].real
+    spectrum = lowpass_spectrum(spectrum, wavelet, levels)  # at scale J (§3.3)
     mean *= constant_lowpass(tuple(x.shape[-2:]), levels, wavelet)
     s = float(stats.low_std[levels, 0])
     return dataclasses.replace(
@@ -104,13 +104,7 @@ def twin_skip_eps(stats: NormalizationStats, sde: OU) -> EpsFn:
             "(stats.safetensors without skip_spectrum / skip_mean); retrain the model"
         )
     # One host read here, none per call: the samplers call the score in a loop.
-    score = mixture_score(stats.skip_spectrum, float(stats.skip_mean))
-
-    def eps(x: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
-        tt = broadcast_time(t, x)
-        return -sde.sigma(tt) * score(x, tt, None)
-
-    return eps
+    return _noise_estimate(mixture_score(stats.skip_spectrum, float(stats.skip_mean)), sde)
 
 
 def twin_detail_skip_eps(stats: NormalizationStats, sde: OU, *, level: int, wavelet: str) -> EpsFn:
@@ -127,10 +121,8 @@ def twin_detail_skip_eps(stats: NormalizationStats, sde: OU, *, level: int, wave
     if not 1 <= level <= stats.levels:
         raise WSGMError(f"no detail scale {level}: the statistics have scales 1..{stats.levels}")
     # One host read per score function, none per call.
-    spectrum = stats.skip_field_spectrum.double().cpu().numpy()
-    for _ in range(level - 1):
-        spectrum = cross_spectrum(spectrum, wavelet)[..., 0, 0].real
-    law = conditional_spectra(spectrum, wavelet)
+    field_spectrum = stats.skip_field_spectrum.double().cpu().numpy()
+    law = conditional_spectra(lowpass_spectrum(field_spectrum, wavelet, level - 1), wavelet)
     model_std = stats.detail_std[level - 1, 0].double().cpu().numpy()
     # the twin's covariance came normalized by its own band std; the network's is the data's
     cov = law.cond_cov * np.outer(law.band_std, law.band_std) / np.outer(model_std, model_std)
@@ -141,9 +133,16 @@ def twin_detail_skip_eps(stats: NormalizationStats, sde: OU, *, level: int, wave
         torch.as_tensor(model_std, device=device),
         float(stats.low_std[level, 0]),
     )
+    return _noise_estimate(score, sde)
+
+
+def _noise_estimate(score: ScoreFn, sde: OU) -> EpsFn:
+    """eps(x, t, cond) = −σ_t score(x, t, cond), with t broadcast against x (one time for
+    the batch when sampling, one per field when training)."""
 
     def eps(x: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
-        return -sde.sigma(broadcast_time(t, x)) * score(x, t, cond)
+        tt = broadcast_time(t, x)
+        return -sde.sigma(tt) * score(x, tt, cond)
 
     return eps
 
