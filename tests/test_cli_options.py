@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from wsgm.cli import build_parser
+from wsgm.commands.options import sampling_spec
 from wsgm.errors import WSGMError
 from wsgm.models.sgm import SGM
 from wsgm.models.wsgm import WSGM
@@ -123,6 +124,11 @@ def test_one_set_of_sampling_defaults() -> None:
         ({"batch_size": -1}, "batch_size must be a positive integer, got -1"),
         ({"steps_per_scale": (4, 0)}, r"steps per scale must be positive integers, got \[4, 0\]"),
         ({"grid_rho": 0.0}, "rho must be positive"),
+        ({"t_min": 0.0}, "t_min must be a positive time, got 0.0"),
+        ({"t_min": float("nan")}, "t_min must be a positive time, got nan"),
+        ({"t_min": True}, "t_min must be a positive time, got True"),
+        ({"grid": "quadratic", "t_min": 0.01}, "quadratic grid refines down to t = 0 and takes"),
+        ({"grid_rho": 2.0, "t_min": 0.01}, r"power grid \(--grid-rho\) refines down to t = 0"),
         ({"weights": "best"}, "unknown weights 'best'"),
     ],
 )
@@ -148,3 +154,31 @@ def test_sampling_spec_grids() -> None:
     assert not torch.equal(per_scale[0], per_scale[1])  # 8x8 coarsest vs 16x16 details
     with pytest.raises(WSGMError, match="needs the image size"):
         shifted.grids(T=5.0, levels=None)
+
+
+@pytest.mark.parametrize("grid", ["log", "logsnr", "karras", "logsnr-shifted"])
+def test_sampling_spec_t_min(grid: str) -> None:
+    spec = SamplingSpec(steps=6, grid=grid, t_min=0.01)
+    ts = spec.grid_of(6, T=5.0, size=32)
+    # the last score evaluation is at t_min (shifted by the size for logsnr-shifted), then 0
+    assert float(ts[-1]) == 0.0 and float(ts[0]) == pytest.approx(5.0, rel=1e-12)
+    base = SamplingSpec(steps=6, grid=grid).grid_of(6, T=5.0, size=32)
+    assert float(ts[-2]) > float(base[-2])
+    if grid != "logsnr-shifted":
+        assert float(ts[-2]) == pytest.approx(0.01, rel=1e-12)
+    assert SamplingSpec.from_dict(spec.to_dict()) == spec
+    assert spec.grid_label == f"{grid} (t_min 0.01)"
+    assert SamplingSpec(grid=grid).grid_label == grid
+    assert SamplingSpec.from_dict({"grid": grid}).t_min is None  # specs saved before t_min
+    with pytest.raises(WSGMError, match="t_min must be below the horizon T = 5.0, got 6.0"):
+        SamplingSpec(grid=grid, t_min=6.0).grid_of(4, T=5.0, size=32)
+
+
+def test_t_min_flag_reaches_the_spec() -> None:
+    parser = build_parser()
+    args = parser.parse_args(["sample", "m", "--n", "1", "--out", "o.npz", "--t-min", "0.009"])
+    assert sampling_spec(args).t_min == 0.009
+    args = parser.parse_args(["sample", "m", "--n", "1", "--out", "o.npz"])
+    assert sampling_spec(args).t_min is None
+    args = parser.parse_args(["eval", "m", "--reference", "r.npz", "--out", "o", "--t-min", "1e-2"])
+    assert sampling_spec(args).t_min == 0.01

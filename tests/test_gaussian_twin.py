@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from wsgm.data.gaussian import gaussian_fields
 from wsgm.experiments.gaussian_twin import data_spectrum, twin_noise, twin_spectrum_errors
@@ -81,3 +82,72 @@ def test_closed_form_twin_equals_the_sampled_twin(sampler: str, grid: str) -> No
     for model in ("sgm", "wsgm"):
         for e, s in zip(exact[model][1], sampled[model][1], strict=True):
             assert abs(e - s) < 2.5 * noise + 0.02 * e, (model, e, s, noise)
+
+
+def _energies_by_dwt(x: torch.Tensor, wavelet: str, levels: int) -> dict[str, float]:
+    """Mean energy per field of the low-pass and of each scale's details, by the real DWT."""
+    from wsgm import wavelets
+
+    low, details = wavelets.wavedec(x, wavelet, levels)
+    out = {"total": float((x**2).sum(dim=(1, 2, 3)).mean()),
+           "lowpass": float((low**2).sum(dim=(1, 2, 3)).mean())}  # fmt: skip
+    for j, d in zip(range(levels, 0, -1), details, strict=True):  # coarsest first
+        out[f"scale {j}"] = float((d**2).flatten(1).sum(dim=1).mean())
+    return out
+
+
+@pytest.mark.parametrize(
+    ("sampler", "grid", "kw"),
+    [("dpm2m", "logsnr", {"steps": 4, "t_min": 0.003}), ("euler", "quadratic", {"steps": 6}),
+     ("dpm2m", "logsnr", {"steps_per_scale": (12, 3, 4)})],
+)  # fmt: skip
+def test_scale_energies_match_the_real_sampler(sampler: str, grid: str, kw: dict) -> None:
+    """The closed-form energy budget per scale equals the real WSGM sampler's, run with the
+    twin's exact scores and measured by the real DWT, within the Monte Carlo noise."""
+    from wsgm.experiments.gaussian_twin import twin_scale_energies
+    from wsgm.experiments.mixture_twin import sample_exact
+    from wsgm.gaussian.mixture import exact_mixture
+    from wsgm.sampling.spec import SamplingSpec
+
+    fields = gaussian_fields(512, size=16, eta=1.75, xi=0.1, generator=np.random.default_rng(1))
+    spec = data_spectrum(fields)
+    s = SamplingSpec(sampler=sampler, grid=grid, **kw)
+    ratios = twin_scale_energies(spec, s, levels=2, wavelet="db4")
+    assert set(ratios) == {"total", "lowpass", "scale 1", "scale 2"}
+    assert abs(ratios["total"] - 1) > 0.01  # a few steps: the sampler's bias is visible
+    true = _energies_by_dwt(torch.as_tensor(fields, dtype=torch.float64), "db4", 2)
+    x = sample_exact(exact_mixture(spec, 0.0, 2, wavelet="db4"), (8192, 1, 16, 16),
+                     sampler=sampler, grid=s.grids(T=5.0, levels=2, size=16),
+                     generator=torch.Generator().manual_seed(3), wavelet="db4")  # fmt: skip
+    made = _energies_by_dwt(x, "db4", 2)
+    from wsgm.gaussian.cross_spectra import lowpass_spectrum
+
+    # the twin's true energies: its spectrum's (the fields' own energies differ by sampling)
+    exact = {"total": float(spec.sum()), "lowpass": float(lowpass_spectrum(spec, "db4", 2).sum())}
+    exact["scale 2"] = float(lowpass_spectrum(spec, "db4", 1).sum()) - exact["lowpass"]
+    exact["scale 1"] = exact["total"] - exact["lowpass"] - exact["scale 2"]
+    assert exact["total"] == pytest.approx(true["total"], rel=0.01)
+    for key, r in ratios.items():
+        # 8192 fields of >= 16 modes per band: relative MC error below 1 %
+        assert made[key] / exact[key] == pytest.approx(r, abs=0.02), key
+
+
+def test_unbiased_t_min() -> None:
+    from wsgm.errors import WSGMError
+    from wsgm.experiments.gaussian_twin import twin_scale_energies, twin_unbiased_t_min
+    from wsgm.sampling.spec import SamplingSpec
+
+    fields = gaussian_fields(256, size=16, eta=1.75, xi=0.1, generator=np.random.default_rng(2))
+    spec = data_spectrum(fields)
+    s = SamplingSpec(sampler="dpm2m", grid="logsnr", steps=12)
+    t = twin_unbiased_t_min(spec, s, levels=2, wavelet="db4")
+    e = twin_scale_energies(spec, s.replace(t_min=t), levels=2, wavelet="db4")
+    assert e["total"] == pytest.approx(1.0, abs=2e-3)
+    default = twin_scale_energies(spec, s, levels=2, wavelet="db4")["total"]
+    assert default > 1.02 and t > 2e-3  # the default t_min overshoots at 12 ODE steps
+    with pytest.raises(WSGMError, match="quadratic grid takes no t_min"):
+        twin_unbiased_t_min(spec, SamplingSpec(grid="quadratic"), levels=2, wavelet="db4")
+    with pytest.raises(WSGMError, match=r"no t_min in \[0.05, 0.1\] gives"):
+        twin_unbiased_t_min(spec, s, levels=2, wavelet="db4", bounds=(0.05, 0.1))
+    with pytest.raises(WSGMError, match="finite, positive, square"):
+        twin_scale_energies(np.zeros((8, 8)), s, levels=1, wavelet="haar")

@@ -92,3 +92,20 @@ def test_registry_and_old_calls() -> None:
     assert torch.equal(grids.make_grid("uniform", 5), grids.uniform(5))
     with pytest.raises(ValueError, match="unknown time grid 'cosine'"):
         grids.make_grid("cosine", 4)
+
+
+@pytest.mark.parametrize("name", sorted(grids.T_MIN_GRIDS))
+def test_make_grid_t_min(name: str) -> None:
+    ts = grids.make_grid(name, 8, t_min=0.02, size=64)
+    assert float(ts[-2]) == pytest.approx(0.02, rel=1e-12) and float(ts[-1]) == 0.0
+    assert bool(torch.all(ts[1:] < ts[:-1]))
+    default = grids.make_grid(name, 8, size=64)
+    assert not torch.equal(ts, default)
+    with pytest.raises(ValueError, match="t_min must satisfy"):
+        grids.make_grid(name, 8, t_min=5.0, size=64)
+
+
+@pytest.mark.parametrize("name", ["uniform", "quadratic"])
+def test_power_grids_take_no_t_min(name: str) -> None:
+    with pytest.raises(ValueError, match=f"time grid '{name}' refines down to t = 0 and takes no"):
+        grids.make_grid(name, 8, t_min=0.01)

@@ -351,3 +351,23 @@ def test_diagnose_per_scale(
     assert "--times must be comma-separated numbers" in capsys.readouterr().err
     assert main(["diagnose", str(gaussian_run / "runs" / "sgm"), *argv[2:]]) == 2
     assert "diagnose a WSGM" in capsys.readouterr().err
+
+
+def test_eval_with_t_min(
+    gaussian_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--t-min reaches the sweep's grid and is recorded; a grid without one refuses it."""
+    base = ["eval", "--wsgm", str(gaussian_run / "runs" / "wsgm"), "--reference",
+            str(gaussian_run / "data" / "reference.npz"), "--sweep-steps", "2,3", "--n", "8",
+            "--no-progress", "--sampler", "dpm2m", "--grid", "logsnr"]  # fmt: skip
+    out = tmp_path / "t"
+    assert main([*base, "--out", str(out), "--t-min", "0.05"]) == 0
+    data = json.loads((out / "sweep.json").read_text())
+    assert data["settings"]["sampling"]["t_min"] == 0.05
+    rc = main([*base, "--out", str(tmp_path / "q"), "--grid", "quadratic", "--t-min", "0.05"])
+    assert rc == 2
+    assert "quadratic grid refines down to t = 0 and takes no t_min" in capsys.readouterr().err
+    rc = main(["reproduce", "phi4-scaling", "--out", str(tmp_path / "s"), "--grid", "logsnr",
+               "--sampler", "dpm2m", "--t-min", "0.01", *TINY])  # fmt: skip
+    assert rc == 2
+    assert "--t-min is for wsgm sample" in capsys.readouterr().err

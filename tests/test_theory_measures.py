@@ -12,9 +12,10 @@ import pytest
 from wsgm.errors import WSGMError
 from wsgm.experiments.gaussian_twin import twin_noise, twin_spectrum_errors
 from wsgm.gaussian import theory
+from wsgm.gaussian.cross_spectra import lowpass_spectrum
 from wsgm.gaussian.scaling import CaseBook, search_steps
 from wsgm.gaussian.spectra import power_spectrum
-from wsgm.gaussian.spectrum_exact import Shells, wsgm_generated_spectrum
+from wsgm.gaussian.spectrum_exact import Shells, wsgm_generated_lowpasses, wsgm_generated_spectrum
 from wsgm.metrics.distances import spectrum_error
 from wsgm.metrics.spectrum import radial_average, radial_shells
 
@@ -46,6 +47,12 @@ def test_exact_moments_generate_the_data_spectrum(wavelet: str, size: int, level
     moments = [(np.ones_like(p.variances), p.variances) for p in probs]
     got = wsgm_generated_spectrum(probs, moments, wavelet)
     np.testing.assert_allclose(got, power_spectrum(size, xi=0.2), rtol=1e-10)
+    # and every coarser low-pass it passes through is the data's low-pass spectrum
+    lows = wsgm_generated_lowpasses(probs, moments, wavelet)
+    assert len(lows) == levels + 1
+    for j, low in zip(range(levels, -1, -1), lows, strict=True):
+        want = lowpass_spectrum(power_spectrum(size, xi=0.2), wavelet, j)
+        np.testing.assert_allclose(low, want, rtol=1e-10)
 
 
 def test_spectrum_error_of_a_scaled_field_is_log_c2() -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "log_snr_shifted",
     "make_grid",
     "GRIDS",
+    "T_MIN_GRIDS",
     "check_grid",
 ]
 
@@ -235,6 +236,8 @@ GRIDS: dict[str, Callable[..., Tensor]] = {
     "logsnr-shifted": log_snr_shifted,
 }
 SIZED_GRIDS = frozenset({"logsnr-shifted"})  # grids that need the image size (``size=``)
+# grids whose last score evaluation is at a chosen t_min > 0 (the power grids refine to 0)
+T_MIN_GRIDS = frozenset({"log", "logsnr", "karras", "logsnr-shifted"})
 
 
 def make_grid(
@@ -247,23 +250,33 @@ def make_grid(
     device: torch.device | str | None = None,
     size: int | None = None,
     ref_size: int = DEFAULT_REF_SIZE,
+    t_min: float | None = None,
 ) -> Tensor:
     """Grid by name: one of :data:`GRIDS` (docs/design.md §2.4).
 
     ``size`` (the image side L) and ``ref_size`` are used by ``logsnr-shifted`` only, which
-    needs ``size``; the other grids ignore them.
+    needs ``size``; the other grids ignore them. ``t_min``: the last score-evaluation time of
+    a grid of :data:`T_MIN_GRIDS` (None: the grid's default); the power grids have none.
     """
     if name not in GRIDS:
         raise ValueError(f"unknown time grid {name!r}; allowed: {', '.join(GRIDS)}")
+    extra: dict[str, float] = {}
+    if t_min is not None:
+        if name not in T_MIN_GRIDS:
+            raise ValueError(
+                f"time grid {name!r} refines down to t = 0 and takes no t_min; t_min is for "
+                f"{', '.join(sorted(T_MIN_GRIDS))}"
+            )
+        extra["t_min"] = float(t_min)
     if name in SIZED_GRIDS:
         if size is None:
             raise ValueError(
                 f"time grid {name!r} needs the image size: make_grid({name!r}, n, size=L)"
             )
         return log_snr_shifted(
-            n, size=size, ref_size=ref_size, T=T, t_end=t_end, dtype=dtype, device=device
+            n, size=size, ref_size=ref_size, T=T, t_end=t_end, dtype=dtype, device=device, **extra
         )
-    return GRIDS[name](n, T=T, t_end=t_end, dtype=dtype, device=device)
+    return GRIDS[name](n, T=T, t_end=t_end, dtype=dtype, device=device, **extra)
 
 
 def check_grid(grid: Tensor) -> None:

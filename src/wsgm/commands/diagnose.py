@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     head = [
         f"# Per-scale diagnosis of {args.model_dir}",
         "",
-        f"Sampler {spec.sampler} on the {spec.grid} grid, {n} samples per row, reference "
+        f"Sampler {spec.sampler} on the {spec.grid_label} grid, {n} samples per row, reference "
         f"{args.reference} (halves of {n}); noise floor = the distance between the halves. "
         "Twins: the data's Gaussian and mixture twins with exact scores (docs/design.md §6.5).",
         "",

@@ -203,6 +203,14 @@ def add_sampling_options(
         help=SAMPLER_HELP + preset,
     )
     p.add_argument("--grid", choices=tuple(GRIDS), default=default(d.grid), help=GRID_HELP + preset)
+    p.add_argument(
+        "--t-min",
+        type=float,
+        metavar="T",
+        help="the last score-evaluation time of the log, logsnr, karras and logsnr-shifted "
+        "grids (their defaults: 1e-3, 2e-3, EDM's sigma = 0.002, 2e-3); the final Tweedie "
+        "step goes from there to 0" + (preset or " (default: the grid's)"),
+    )
     if per_model:
         p.add_argument(
             "--grid-rho",
@@ -235,6 +243,7 @@ def sampling_spec(args: argparse.Namespace, base: SamplingSpec = DEFAULT) -> Sam
         sampler=getattr(args, "sampler", None),
         grid=getattr(args, "grid", None),
         grid_rho=getattr(args, "grid_rho", None),
+        t_min=getattr(args, "t_min", None),
         steps=steps if isinstance(steps, int) else None,
         steps_per_scale=parse_int_list(per_scale, what="--steps-per-scale") if per_scale else None,
         allocation=getattr(args, "allocate", None),

@@ -214,6 +214,11 @@ def _run_scaling(args: argparse.Namespace) -> int:
             "phi4-scaling sweeps N at every scale (the paper's schedule); --allocate is for "
             "wsgm eval and the other reproductions"
         )
+    if preset.spec.t_min is not None:
+        raise WSGMError(
+            "phi4-scaling sweeps its own sampler and grid settings with each grid's default "
+            "t_min; --t-min is for wsgm sample, eval, diagnose and the other reproductions"
+        )
     t0 = time.perf_counter()
     result = phi4_scaling(
         args.out, sizes, preset, repeats=args.repeats, progress=not args.no_progress,

@@ -50,12 +50,14 @@ def fourier_kl_metric(
     return kl
 
 
-def sgm_theory_kl(size: int, steps: int, *, eta: float, xi: float, grid: str, T: float) -> float:
+def sgm_theory_kl(
+    size: int, steps: int, *, eta: float, xi: float, grid: str, T: float, t_min: float | None = None
+) -> float:
     """Exact-score Euler–Maruyama KL per pixel of an SGM on data normalized to unit pixel
     variance (what :class:`wsgm.models.SGM` does)."""
     p = power_spectrum(size, eta=eta, xi=xi)
     c = (p / p.mean()).ravel()
-    _, v = em_moments(c, make_grid(grid, steps, T=T), denoise_last=True)
+    _, v = em_moments(c, make_grid(grid, steps, T=T, t_min=t_min), denoise_last=True)
     return float(np.mean(gaussian_kl(c, v)))
 
 
@@ -69,12 +71,16 @@ def theory_curves(
     wavelet: str,
     grid: str = "quadratic",
     T: float = 5.0,
+    t_min: float | None = None,
 ) -> dict[str, tuple[list[int], list[float]]]:
-    """``{"sgm": (steps, KL), "wsgm": (steps, KL)}`` with exact scores (per pixel)."""
+    """``{"sgm": (steps, KL), "wsgm": (steps, KL)}`` with exact scores (per pixel), on
+    ``grid`` ending at ``t_min`` (None: its default)."""
     xs = [int(n) for n in steps]
-    sgm = [sgm_theory_kl(size, n, eta=eta, xi=xi, grid=grid, T=T) for n in xs]
+    sgm = [sgm_theory_kl(size, n, eta=eta, xi=xi, grid=grid, T=T, t_min=t_min) for n in xs]
     wsgm = [
-        wsgm_kl_per_pixel(size, n, levels=levels, eta=eta, xi=xi, wavelet=wavelet, grid=grid, T=T)
+        wsgm_kl_per_pixel(
+            size, n, levels=levels, eta=eta, xi=xi, wavelet=wavelet, grid=grid, T=T, t_min=t_min
+        )  # fmt: skip
         for n in xs
     ]
     return {"sgm": (xs, sgm), "wsgm": (xs, wsgm)}

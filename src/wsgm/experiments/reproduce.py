@@ -138,6 +138,7 @@ def _twin_curves(
         levels=levels,
         wavelet=wavelet,
         T=T,
+        t_min=preset.spec.t_min,
     )
 
 
@@ -258,6 +259,7 @@ def reproduce(
             wavelet=w.wavelet,
             grid=preset.spec.grid,
             T=w.T,
+            t_min=preset.spec.t_min,
         )
         notes.append(
             "fourier_kl lines without markers: the KL the same sampler reaches with "
@@ -322,7 +324,7 @@ def reproduce(
         settings={
             **settings,
             "sampler": preset.spec.sampler,
-            "time grid": preset.spec.grid,
+            "time grid": preset.spec.grid_label,
             "samples per N": preset.n_samples,
         },
         timings=timings,

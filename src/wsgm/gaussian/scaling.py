@@ -69,16 +69,20 @@ def check_grid_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class GridSpec:
-    """A named grid with horizon ``T``; ``ref_size`` is L_ref of ``logsnr-shifted``."""
+    """A named grid with horizon ``T``; ``ref_size`` is L_ref of ``logsnr-shifted``;
+    ``t_min`` the last score-evaluation time of a grid that has one (None: its default)."""
 
     name: str
     T: float = 5.0
     ref_size: int = DEFAULT_REF_SIZE
+    t_min: float | None = None
 
     def times(self, n: int, size: int) -> np.ndarray:
         """The grid of n steps for a problem on a ``size``×``size`` grid."""
         try:
-            ts = make_grid(self.name, n, T=self.T, size=size, ref_size=self.ref_size)
+            ts = make_grid(
+                self.name, n, T=self.T, size=size, ref_size=self.ref_size, t_min=self.t_min
+            )
         except ValueError as exc:
             raise WSGMError(f"time grid {self.name!r} (T={self.T}, size {size}): {exc}") from exc
         return ts.numpy()

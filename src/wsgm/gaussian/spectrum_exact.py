@@ -43,6 +43,7 @@ __all__ = [
     "spectrum_measures",
     "LevelSynthesis",
     "wsgm_generated_spectrum",
+    "wsgm_generated_lowpasses",
 ]
 
 ShellIndex = Callable[[tuple[int, int]], np.ndarray]
@@ -111,6 +112,28 @@ class LevelSynthesis:
         return out
 
 
+def wsgm_generated_lowpasses(
+    problems: Sequence[WaveletProblem],
+    moments: Sequence[tuple[np.ndarray, np.ndarray]],
+    wavelet: str,
+    synthesis: Sequence[LevelSynthesis] | None = None,
+) -> list[np.ndarray]:
+    """Power per mode of every low-pass the WSGM generates, coarsest first: x_J (M_J, M_J),
+    x_{J-1}, ..., x_0 the output (L, L). Arguments as :func:`wsgm_generated_spectrum`. With
+    an orthonormal wavelet the details of scale j carry sum(P_{j-1}) - sum(P_j) of the
+    energy (Parseval per level), which is how a per-scale energy budget is read off."""
+    *scales, coarsest = problems
+    if synthesis is None:
+        synthesis = [LevelSynthesis(p, wavelet) for p in scales]
+    _, v0 = moments[-1]
+    low = coarsest.band_std[0] ** 2 * np.asarray(v0)  # generated coarsest low-pass power
+    out = [low]
+    for syn, (g, v) in zip(reversed(synthesis), reversed(moments[:-1]), strict=True):
+        low = syn.power(low, g, v)
+        out.append(low)
+    return out
+
+
 def wsgm_generated_spectrum(
     problems: Sequence[WaveletProblem],
     moments: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -121,11 +144,4 @@ def wsgm_generated_spectrum(
     (scales 1..J, then the coarsest) and the sampler's (g, v) at each problem's variances;
     ``synthesis`` (one :class:`LevelSynthesis` per scale, finest first) saves rebuilding them.
     """
-    *scales, coarsest = problems
-    if synthesis is None:
-        synthesis = [LevelSynthesis(p, wavelet) for p in scales]
-    _, v0 = moments[-1]
-    low = coarsest.band_std[0] ** 2 * np.asarray(v0)  # generated coarsest low-pass power
-    for syn, (g, v) in zip(reversed(synthesis), reversed(moments[:-1]), strict=True):
-        low = syn.power(low, g, v)
-    return low
+    return wsgm_generated_lowpasses(problems, moments, wavelet, synthesis)[-1]

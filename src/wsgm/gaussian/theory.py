@@ -167,12 +167,13 @@ def sgm_kl_per_pixel(
     sampler: str = "euler",
     normalize: str = "lambda-max",
     ref_size: int = grids_mod.DEFAULT_REF_SIZE,
+    t_min: float | None = None,
 ) -> float:
     """Exact KL per pixel of SGM with exact scores after ``steps`` steps of ``sampler``
     (docs/design.md §3.2, §3.7), the covariance normalized by ``normalize`` (§3.8)."""
     p = normalized_spectrum(size, eta=eta, xi=xi, normalize=normalize)
     c, counts = _unique_with_counts(p)
-    ts = grids_mod.make_grid(grid, steps, T=T, size=size, ref_size=ref_size)
+    ts = grids_mod.make_grid(grid, steps, T=T, size=size, ref_size=ref_size, t_min=t_min)
     _, v = sampler_moments(c, ts, sampler=sampler, denoise_last=denoise_last)
     return float(np.sum(counts * gaussian_kl(c, v)) / p.size)
 
@@ -260,6 +261,7 @@ def wsgm_kl_per_pixel(
     coarsest: int = 4,
     sampler: str = "euler",
     ref_size: int = grids_mod.DEFAULT_REF_SIZE,
+    t_min: float | None = None,
 ) -> float:
     """Exact KL per pixel of WSGM with exact scores, ``steps`` steps of ``sampler`` per scale
     (docs/design.md §3.3, §3.7). Each problem is normalized by its std, so the result does
@@ -271,7 +273,7 @@ def wsgm_kl_per_pixel(
     levels = default_levels(size, coarsest) if levels is None else levels
     total = 0.0
     for prob in wavelet_problems(size, levels, eta=eta, xi=xi, wavelet=wavelet):
-        ts = grids_mod.make_grid(grid, steps, T=T, size=prob.size, ref_size=ref_size)
+        ts = grids_mod.make_grid(grid, steps, T=T, size=prob.size, ref_size=ref_size, t_min=t_min)
         g, v = unique_moments(prob.variances, ts, sampler=sampler, denoise_last=denoise_last)
         total += float(np.sum(gaussian_kl(prob.variances, v, g, prob.mean_power)))
     return total / size**2

@@ -10,6 +10,7 @@ batches, sweep points, training steps) come from one rule, :func:`derive_seed`.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 from torch import Tensor
 
 from ..errors import WSGMError
-from ..grids import GRIDS, SIZED_GRIDS, make_grid, power
+from ..grids import GRIDS, SIZED_GRIDS, T_MIN_GRIDS, make_grid, power
 from ..samplers import SAMPLERS
 from .allocation import ALLOCATIONS, counts_for
 
@@ -51,13 +52,16 @@ class SamplingSpec:
 
     ``sampler``: a name of :data:`wsgm.samplers.SAMPLERS`; ``grid``: a name of
     :data:`wsgm.grids.GRIDS`, or the power grid t_k = T (1 - k/N)^rho when ``grid_rho`` is
-    set; ``steps``: N, the steps at every scale; ``steps_per_scale``: a WSGM's J + 1 step
-    counts instead (coarsest first, then scale 1 (the finest) .. J); ``allocation``: how a
-    WSGM's steps are spread over its scales, ``equal`` (N each, the paper) or ``cost`` (the
-    cost of N equal steps, or ``step_budget`` full-resolution evaluations per sample, spent
-    where steps are cheap: :mod:`wsgm.sampling.allocation`); ``batch_size``: samples
-    per batch, each batch b drawn from a generator seeded by ``derive_seed(seed, b)``;
-    ``weights``: the EMA or the raw weights of a model directory.
+    set; ``t_min``: the last score-evaluation time of a log, logsnr, karras or
+    logsnr-shifted grid (None: the grid's own default; the final Tweedie step then goes from
+    t_min to 0, docs/design.md §2.5, §7.10); ``steps``: N, the steps at every scale;
+    ``steps_per_scale``: a WSGM's J + 1 step counts instead (coarsest first, then scale 1
+    (the finest) .. J); ``allocation``: how a WSGM's steps are spread over its scales,
+    ``equal`` (N each, the paper) or ``cost`` (the cost of N equal steps, or
+    ``step_budget`` full-resolution evaluations per sample, spent where steps are cheap:
+    :mod:`wsgm.sampling.allocation`); ``batch_size``: samples per batch, each batch b drawn
+    from a generator seeded by ``derive_seed(seed, b)``; ``weights``: the EMA or the raw
+    weights of a model directory.
 
     The defaults are DPM-Solver++(2M) on the logsnr grid at N = 16: the most accurate at
     few steps with one network call per step (README, "Few-step sampling"). The paper's
@@ -67,6 +71,7 @@ class SamplingSpec:
     sampler: str = "dpm2m"
     grid: str = "logsnr"
     grid_rho: float | None = None
+    t_min: float | None = None
     steps: int = 16
     steps_per_scale: tuple[int, ...] = ()
     allocation: str = "equal"
@@ -82,6 +87,23 @@ class SamplingSpec:
             raise WSGMError(f"unknown time grid {self.grid!r}; allowed: {', '.join(GRIDS)}")
         if self.grid_rho is not None and not self.grid_rho > 0:
             raise WSGMError(f"the grid's rho must be positive, got {self.grid_rho}")
+        if self.t_min is not None:
+            t = self.t_min
+            if (
+                isinstance(t, bool)
+                or not isinstance(t, (int, float))
+                or not (math.isfinite(t) and t > 0)
+            ):
+                raise WSGMError(f"t_min must be a positive time, got {t!r}")
+            if self.grid_rho is not None:
+                raise WSGMError(
+                    "the power grid (--grid-rho) refines down to t = 0 and takes no t_min"
+                )
+            if self.grid not in T_MIN_GRIDS:
+                raise WSGMError(
+                    f"the {self.grid} grid refines down to t = 0 and takes no t_min; t_min is "
+                    f"for the {', '.join(sorted(T_MIN_GRIDS))} grids"
+                )
         for name in ("steps", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -113,6 +135,14 @@ class SamplingSpec:
         if self.weights not in WEIGHTS:
             raise WSGMError(f"unknown weights {self.weights!r}; allowed: {', '.join(WEIGHTS)}")
 
+    @property
+    def grid_label(self) -> str:
+        """The grid's name for a report: ``logsnr``, ``logsnr (t_min 0.008)``, ``power
+        (rho 3)``."""
+        if self.grid_rho is not None:
+            return f"power (rho {self.grid_rho:g})"
+        return self.grid if self.t_min is None else f"{self.grid} (t_min {self.t_min:g})"
+
     def replace(self, **changes: Any) -> SamplingSpec:
         """A copy with ``changes`` (None values are ignored: "not given")."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -124,7 +154,12 @@ class SamplingSpec:
             return power(steps, T=T, rho=self.grid_rho)
         if self.grid in SIZED_GRIDS and size is None:
             raise WSGMError(f"the {self.grid} time grid needs the image size")
-        return make_grid(self.grid, steps, T=T, size=size)
+        if self.t_min is not None and not self.t_min < T:
+            raise WSGMError(f"t_min must be below the horizon T = {T}, got {self.t_min}")
+        try:
+            return make_grid(self.grid, steps, T=T, size=size, t_min=self.t_min)
+        except ValueError as exc:
+            raise WSGMError(f"time grid {self.grid!r} (T = {T}, size {size}): {exc}") from exc
 
     def grids(
         self, *, T: float, levels: int | None, size: int | None = None
