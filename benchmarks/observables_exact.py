@@ -16,8 +16,9 @@ For every setting (sampler, grid, N or steps per scale, t_min) this prints
         --settings dpm2m:logsnr:16 dpm2m:logsnr:16:0.009 dpm2m:logsnr:32 \\
         euler:quadratic:128 --threads 2
 
-A setting is ``sampler:grid:N[:t_min]``; N may be per scale, ``64/16/16`` (coarsest first,
-then scale 1 .. J, as ``--steps-per-scale``).
+A setting is ``sampler:grid:N[:t_min][@coarse_sampler:coarse_grid]``; N may be per scale,
+``64/16/16`` (coarsest first, then scale 1 .. J, as ``--steps-per-scale``); ``@euler:quadratic``
+samples the coarsest network with Euler–Maruyama on the quadratic grid (``--coarse-sampler``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ from wsgm.sampling.spec import SamplingSpec, derive_seed
 
 
 def parse_setting(text: str) -> SamplingSpec:
-    """``sampler:grid:N[:t_min]`` (N or N0/N1/...) -> a :class:`SamplingSpec`."""
+    """``sampler:grid:N[:t_min][@coarse_sampler:coarse_grid]`` (N or N0/N1/...) -> a
+    :class:`SamplingSpec`."""
+    text, _, coarse = text.partition("@")
+    extra: dict = {}
+    if coarse:
+        c_sampler, _, c_grid = coarse.partition(":")
+        extra = {"coarse_sampler": c_sampler, "coarse_grid": c_grid or None}
     parts = text.split(":")
     if len(parts) not in (3, 4):
         raise WSGMError(f"a setting is sampler:grid:N[:t_min], got {text!r}")
@@ -51,12 +58,13 @@ def parse_setting(text: str) -> SamplingSpec:
     kw.update({"steps": counts[0]} if len(counts) == 1 else {"steps_per_scale": counts})
     if len(parts) == 4:
         kw["t_min"] = float(parts[3])
-    return SamplingSpec(**kw)
+    return SamplingSpec(**kw, **extra)
 
 
 def label(spec: SamplingSpec) -> str:
     n = "/".join(map(str, spec.steps_per_scale)) if spec.steps_per_scale else str(spec.steps)
-    return f"{spec.sampler} {spec.grid_label} N={n}"
+    coarse = f", coarsest {spec.coarse_sampler}" if spec.coarse_sampler else ""
+    return f"{spec.sampler} {spec.grid_label}{coarse} N={n}"
 
 
 def main() -> None:
@@ -106,8 +114,10 @@ def main() -> None:
         for b, start in enumerate(range(0, args.n, args.batch)):
             m = min(args.batch, args.n - start)
             g = torch.Generator().manual_seed(derive_seed(args.seed, 2, b))
-            parts.append(sample_exact(ex, (m, 1, size, size), sampler=spec.sampler, grid=grids,
-                                      generator=g, wavelet=args.wavelet)[:, 0].numpy())  # fmt: skip
+            x = sample_exact(ex, (m, 1, size, size), sampler=spec.sampler, grid=grids,
+                             generator=g, wavelet=args.wavelet,
+                             coarse_sampler=spec.coarse_sampler)  # fmt: skip
+            parts.append(x[:, 0].numpy())
         seconds = time.perf_counter() - t0
         made = field_observables(np.concatenate(parts))
         shifts = {}

@@ -129,6 +129,9 @@ def test_one_set_of_sampling_defaults() -> None:
         ({"t_min": True}, "t_min must be a positive time, got True"),
         ({"grid": "quadratic", "t_min": 0.01}, "quadratic grid refines down to t = 0 and takes"),
         ({"grid_rho": 2.0, "t_min": 0.01}, r"power grid \(--grid-rho\) refines down to t = 0"),
+        ({"coarse_sampler": "rk4"}, "unknown coarse sampler 'rk4'; allowed: euler"),
+        ({"coarse_grid": "cosine"}, "unknown coarse time grid 'cosine'; allowed: uniform"),
+        ({"coarse_grid": "quadratic", "grid_rho": 2.0}, "either the power grid"),
         ({"weights": "best"}, "unknown weights 'best'"),
     ],
 )
@@ -182,3 +185,37 @@ def test_t_min_flag_reaches_the_spec() -> None:
     assert sampling_spec(args).t_min is None
     args = parser.parse_args(["eval", "m", "--reference", "r.npz", "--out", "o", "--t-min", "1e-2"])
     assert sampling_spec(args).t_min == 0.01
+
+
+def test_sampling_spec_coarse_sampler_and_grid() -> None:
+    spec = SamplingSpec(
+        steps=6, steps_per_scale=(32, 6, 8), t_min=0.01, coarse_sampler="euler",
+        coarse_grid="quadratic",
+    )  # fmt: skip
+    grids = spec.grids(T=5.0, levels=2, size=32)
+    assert isinstance(grids, list) and [len(g) - 1 for g in grids] == [32, 6, 8]
+    torch.testing.assert_close(grids[0], SamplingSpec(grid="quadratic").grid_of(32, T=5.0))
+    for g, n in zip(grids[1:], (6, 8), strict=True):  # the details: logsnr ending at t_min
+        assert float(g[-2]) == pytest.approx(0.01, rel=1e-12) and len(g) == n + 1
+    assert spec.samplers() == {"coarse_sampler": "euler"}
+    assert SamplingSpec().samplers() == {}
+    assert spec.grid_label == "logsnr (t_min 0.01), coarsest quadratic"
+    assert SamplingSpec.from_dict(spec.to_dict()) == spec
+    # a coarse grid alone splits the grids too; the same N everywhere
+    only_grid = SamplingSpec(steps=5, coarse_grid="karras").grids(T=5.0, levels=1, size=16)
+    assert isinstance(only_grid, list) and [len(g) for g in only_grid] == [6, 6]
+    with pytest.raises(WSGMError, match="a coarse sampler or grid is for WSGM models"):
+        SamplingSpec(coarse_sampler="euler").grids(T=5.0, levels=None)
+    plain = spec.without_coarse()
+    assert plain.coarse_sampler is None and plain.coarse_grid is None and plain.t_min == 0.01
+    args = build_parser().parse_args(
+        ["sample", "m", "--n", "1", "--out", "o.npz", "--coarse-sampler", "euler",
+         "--coarse-grid", "quadratic"]
+    )  # fmt: skip
+    got = sampling_spec(args)
+    assert got.coarse_sampler == "euler" and got.coarse_grid == "quadratic"
+    # upsample samples no coarsest network and has no such flag
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            ["upsample", "m", "--input", "i.npz", "--out", "o.npz", "--coarse-sampler", "euler"]
+        )

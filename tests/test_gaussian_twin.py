@@ -99,7 +99,9 @@ def _energies_by_dwt(x: torch.Tensor, wavelet: str, levels: int) -> dict[str, fl
 @pytest.mark.parametrize(
     ("sampler", "grid", "kw"),
     [("dpm2m", "logsnr", {"steps": 4, "t_min": 0.003}), ("euler", "quadratic", {"steps": 6}),
-     ("dpm2m", "logsnr", {"steps_per_scale": (12, 3, 4)})],
+     ("dpm2m", "logsnr", {"steps_per_scale": (12, 3, 4)}),
+     ("dpm2m", "logsnr", {"steps_per_scale": (24, 4, 4), "t_min": 0.003,
+                          "coarse_sampler": "euler", "coarse_grid": "quadratic"})],
 )  # fmt: skip
 def test_scale_energies_match_the_real_sampler(sampler: str, grid: str, kw: dict) -> None:
     """The closed-form energy budget per scale equals the real WSGM sampler's, run with the
@@ -118,7 +120,8 @@ def test_scale_energies_match_the_real_sampler(sampler: str, grid: str, kw: dict
     true = _energies_by_dwt(torch.as_tensor(fields, dtype=torch.float64), "db4", 2)
     x = sample_exact(exact_mixture(spec, 0.0, 2, wavelet="db4"), (8192, 1, 16, 16),
                      sampler=sampler, grid=s.grids(T=5.0, levels=2, size=16),
-                     generator=torch.Generator().manual_seed(3), wavelet="db4")  # fmt: skip
+                     generator=torch.Generator().manual_seed(3), wavelet="db4",
+                     coarse_sampler=s.coarse_sampler)  # fmt: skip
     made = _energies_by_dwt(x, "db4", 2)
     from wsgm.gaussian.cross_spectra import lowpass_spectrum
 

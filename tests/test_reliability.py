@@ -214,6 +214,8 @@ def test_sample_killed_mid_write_resumes_bitwise(
     capsys.readouterr()
     assert main(args(out, seed=6)) == 2
     assert "seed: 5 -> 6" in capsys.readouterr().err and partial.exists()
+    assert main([*args(out), "--t-min", "0.01"]) == 2  # another grid end, too
+    assert "t_min" in capsys.readouterr().err and partial.exists()
     # the same command draws only the 9 missing batches and gives bitwise the reference
     drawn: list[int] = []
     real_seed = job.batch_seed

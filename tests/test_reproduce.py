@@ -367,6 +367,15 @@ def test_eval_with_t_min(
     rc = main([*base, "--out", str(tmp_path / "q"), "--grid", "quadratic", "--t-min", "0.05"])
     assert rc == 2
     assert "quadratic grid refines down to t = 0 and takes no t_min" in capsys.readouterr().err
+    # a coarse sampler for the WSGM; the SGM beside it is swept with the main sampler
+    both = ["eval", "--sgm", str(gaussian_run / "runs" / "sgm"), "--wsgm",
+            str(gaussian_run / "runs" / "wsgm"), "--reference",
+            str(gaussian_run / "data" / "reference.npz"), "--sweep-steps", "2", "--n", "8",
+            "--no-progress", "--coarse-sampler", "euler", "--coarse-grid", "quadratic"]  # fmt: skip
+    assert main([*both, "--out", str(tmp_path / "c")]) == 0
+    data = json.loads((tmp_path / "c" / "sweep.json").read_text())
+    assert data["settings"]["sampling"]["coarse_sampler"] == "euler"
+    assert set(data["models"]) == {"sgm", "wsgm"}
     rc = main(["reproduce", "phi4-scaling", "--out", str(tmp_path / "s"), "--grid", "logsnr",
                "--sampler", "dpm2m", "--t-min", "0.01", *TINY])  # fmt: skip
     assert rc == 2

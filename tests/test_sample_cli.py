@@ -94,9 +94,16 @@ def test_train_resume_sample(kind: str, data: Path, tmp_path: Path) -> None:
     assert main([*args[:-2], "--sample-batch", "2", "--seed", "4", "--overwrite"]) == 0
     assert not np.array_equal(load_fields(out).fields, first)
     cost = [*args, "--allocate", "cost", "--overwrite"]
+    coarse = [*args, "--coarse-sampler", "euler", "--coarse-grid", "quadratic", "--overwrite"]
     if kind == "sgm":
         assert main(cost) == 2  # step allocations are for WSGMs
+        assert main(coarse) == 2  # and so is a coarse sampler
         return
+    assert main(coarse) == 0
+    meta = load_fields(out).meta
+    assert meta["coarse_sampler"] == "euler" and meta["coarse_grid"] == "quadratic"
+    split = load_fields(out).fields
+    assert np.isfinite(split).all() and not np.array_equal(split, first)
     assert main(cost) == 0
     meta = load_fields(out).meta
     levels = json.loads((run / "model" / "config.json").read_text())["model"]["levels"]

@@ -91,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--classifier-data", help="labelled training images for classifier_fd")
     p.add_argument("--inception", help="FID Inception TorchScript file (default: installed)")
-    add_sampling_options(p, per_model=False)
+    add_sampling_options(p, per_model=False, coarse=True)
     p.add_argument(
         "--seed",
         type=int,

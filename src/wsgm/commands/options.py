@@ -147,11 +147,13 @@ def add_sampling_options(
     per_model: bool = True,
     weights: bool = True,
     old_batch_flag: bool = True,
+    coarse: bool = False,
 ) -> None:
     """The sampling flags. ``defaults`` None: they override a preset (shown as such);
     ``per_model``: ``--steps``, ``--steps-per-scale`` and ``--grid-rho`` (one model's run);
     ``old_batch_flag``: accept the deprecated ``--batch-size`` for ``--sample-batch`` (where
-    it meant the sampling batch)."""
+    it meant the sampling batch); ``coarse``: ``--coarse-sampler`` and ``--coarse-grid`` (for
+    commands that sample a WSGM's coarsest network)."""
     d = defaults or SamplingSpec()
 
     def default(value: Any) -> Any:
@@ -211,6 +213,20 @@ def add_sampling_options(
         "grids (their defaults: 1e-3, 2e-3, EDM's sigma = 0.002, 2e-3); the final Tweedie "
         "step goes from there to 0" + (preset or " (default: the grid's)"),
     )
+    if coarse:
+        p.add_argument(
+            "--coarse-sampler",
+            choices=tuple(SAMPLERS),
+            help="WSGM: sample the coarsest network with this sampler instead of --sampler "
+            "(its steps: the first of --steps-per-scale, else --steps); e.g. euler, whose "
+            "noise corrects the learned score's errors where an ODE carries them",
+        )
+        p.add_argument(
+            "--coarse-grid",
+            choices=tuple(GRIDS),
+            help="WSGM: the coarsest network's time grid instead of --grid (e.g. quadratic "
+            "for --coarse-sampler euler)",
+        )
     if per_model:
         p.add_argument(
             "--grid-rho",
@@ -244,6 +260,8 @@ def sampling_spec(args: argparse.Namespace, base: SamplingSpec = DEFAULT) -> Sam
         grid=getattr(args, "grid", None),
         grid_rho=getattr(args, "grid_rho", None),
         t_min=getattr(args, "t_min", None),
+        coarse_sampler=getattr(args, "coarse_sampler", None),
+        coarse_grid=getattr(args, "coarse_grid", None),
         steps=steps if isinstance(steps, int) else None,
         steps_per_scale=parse_int_list(per_scale, what="--steps-per-scale") if per_scale else None,
         allocation=getattr(args, "allocate", None),

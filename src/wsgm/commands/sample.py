@@ -103,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         required=True,
         help="number of samples (use --num-samples under torchrun, whose parser takes --n)",
     )
-    add_sampling_options(p)
+    add_sampling_options(p, coarse=True)
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (batch b: (seed, b))")
     add_output_args(p)
     p.add_argument(
@@ -223,9 +223,17 @@ def run(args: argparse.Namespace) -> int:
     }
     if spec.allocation != "equal":  # (only then, so partial files of equal-N jobs still match)
         job["counts"] = spec_meta["counts"]
+    for key in _JOB_KEYS_IF_SET:  # likewise: absent from partial files written before them
+        if spec_meta.get(key) is not None:
+            job[key] = spec_meta[key]
     fields = run_batches(
         lambda b, g, tick: model.sample(
-            spec.batch_size, sampler=spec.sampler, grids=grids, generator=g, callback=tick
+            spec.batch_size,
+            sampler=spec.sampler,
+            grids=grids,
+            generator=g,
+            callback=tick,
+            **spec.samplers(),
         ),
         args.n,
         batch_size=spec.batch_size,
@@ -256,3 +264,4 @@ def run(args: argparse.Namespace) -> int:
 # The settings a partial file of finished batches must agree on (n, batch size and seed are
 # added by run_batches).
 _JOB_KEYS = ("sampler", "grid", "grid_rho", "steps", "steps_per_scale", "weights")
+_JOB_KEYS_IF_SET = ("t_min", "coarse_sampler", "coarse_grid")

@@ -178,7 +178,8 @@ def twin_scale_energies(
 ) -> dict[str, float]:
     """Generated over true energy per scale of the Gaussian twin of ``spectrum`` (H, W)
     sampled by a WSGM with exact scores and ``spec``'s sampler, grid (``t_min`` included) and
-    steps (or steps per scale), in closed form (docs/design.md §3.8, §7.10):
+    steps (or steps per scale; the coarse sampler and grid if set), in closed form
+    (docs/design.md §3.8, §7.10):
     ``{"total", "lowpass", "scale J", ..., "scale 1"}``. ``total`` is ⟨φ²⟩_generated / ⟨φ²⟩
     (Parseval), the sampler's own bias of the first observable a physicist checks;
     ``lowpass`` the coarsest low-pass x_J, ``scale j`` the details of scale j (orthonormal
@@ -196,8 +197,9 @@ def twin_scale_energies(
     # grids: coarsest, scale 1 .. J; problems: scale 1 .. J, coarsest
     per = grids if isinstance(grids, list) else [grids] * (levels + 1)
     ordered = [*per[1:], per[0]]
+    coarse = spec.coarse_sampler or spec.sampler
     moments = [
-        sampler_moments(prob.variances, ts, sampler=spec.sampler)
+        sampler_moments(prob.variances, ts, sampler=coarse if prob.coarsest else spec.sampler)
         for prob, ts in zip(problems, ordered, strict=True)
     ]
     made = [float(a.sum()) for a in wsgm_generated_lowpasses(problems, moments, wavelet)]

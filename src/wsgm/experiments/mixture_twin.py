@@ -167,18 +167,21 @@ def sample_exact(
     wavelet: str,
     sde: OU | None = None,
     device: torch.device | str | None = None,
+    coarse_sampler: str | None = None,
 ) -> torch.Tensor:
     """float64 samples ``shape`` of the exact model ``ex`` through the real samplers:
     :func:`wsgm.models.sgm.sgm_sample` when it has no levels (the SGM of
-    :func:`wsgm.gaussian.mixture.exact_mixture`), else :func:`wsgm.models.wsgm.wsgm_sample`."""
+    :func:`wsgm.gaussian.mixture.exact_mixture`), else :func:`wsgm.models.wsgm.wsgm_sample`
+    (the coarsest network with ``coarse_sampler`` if given)."""
     stats = NormalizationStats.from_tensors(ex.stats_tensors())
     kw: dict[str, Any] = {"sampler": sampler, "generator": generator, "device": device, "sde": sde}
     if not ex.cond_score_fns:
         return sgm_sample(ex.coarse_score_fn, stats, shape=shape, grid=grid, dtype=D, **kw)
     fns = ex.cond_score_fns
     return wsgm_sample(
-        ex.coarse_score_fn, fns, stats, shape=shape, wavelet=wavelet, grids=grid, dtype=D, **kw
-    )
+        ex.coarse_score_fn, fns, stats, shape=shape, wavelet=wavelet, grids=grid, dtype=D,
+        coarse_sampler=coarse_sampler, **kw,
+    )  # fmt: skip
 
 
 def mixture_twin_sweep(

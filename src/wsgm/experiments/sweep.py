@@ -256,6 +256,8 @@ def sweep_model(
     n, bs = suite.sample_size, spec.batch_size
     batches = [(b, min(bs, n - b * bs)) for b in range(-(-n // bs))]
     levels = getattr(cfg, "levels", None) if cfg.kind == "wsgm" else None
+    if levels is None:  # an SGM beside a WSGM with its own coarse sampler: the main one
+        spec = spec.without_coarse()
     counts, costs = _counts_and_costs(model, spec, steps)
     total = sum(sum(counts[N]) for N in steps) * len(batches) * repeats
     bar = tqdm(
@@ -396,7 +398,12 @@ def _draw_set(
         rebalance()
         g = torch.Generator(device=device).manual_seed(draw.batch_seed(b, steps))
         x = model.sample(
-            size, sampler=sampler, grids=grids, generator=g, callback=lambda _: bar.update(1)
+            size,
+            sampler=sampler,
+            grids=grids,
+            generator=g,
+            callback=lambda _: bar.update(1),
+            **draw.samplers(),
         )
         parts.append(x.float())
     if device.type == "cuda":

@@ -166,11 +166,13 @@ def wsgm_sample(
     dtype: torch.dtype = torch.float32,
     sde: OU | None = None,
     callback: Callback | None = None,
+    coarse_sampler: SamplerArg | None = None,
 ) -> Tensor:
     """Draw ``shape = (n, C, H, W)`` samples coarse to fine with J = len(cond_score_fns).
 
-    ``callback`` is the samplers' (:mod:`wsgm.samplers`), with ``"scale"`` added: J for
-    the coarsest network's steps, then j for the details of scale j."""
+    ``coarse_sampler``: the coarsest network's sampler if not ``sampler`` (docs/design.md
+    §7.11). ``callback`` is the samplers' (:mod:`wsgm.samplers`), with ``"scale"`` added: J
+    for the coarsest network's steps, then j for the details of scale j."""
     levels = len(cond_score_fns)
     if levels != stats.levels:
         raise ValueError(
@@ -183,7 +185,7 @@ def wsgm_sample(
     z = torch.randn(
         (n, c, h >> levels, w >> levels), generator=generator, device=device, dtype=dtype
     )
-    xn = run(
+    xn = (run if coarse_sampler is None else _sampler(coarse_sampler))(
         coarse_score_fn,
         z,
         scale_grid(grids, 0),
@@ -232,8 +234,10 @@ class WSGM(ScoreModel):
         grids: Tensor | Sequence[Tensor] | None = None,
         generator: torch.Generator | None = None,
         callback: Callback | None = None,
+        coarse_sampler: SamplerArg | None = None,
     ) -> Tensor:
-        """``n`` samples; ``grids`` None: those of :data:`wsgm.sampling.spec.DEFAULT`."""
+        """``n`` samples; ``grids`` None: those of :data:`wsgm.sampling.spec.DEFAULT`;
+        ``coarse_sampler``: the coarsest network's sampler if not ``sampler``."""
         return wsgm_sample(
             self.score_fn("coarse"),
             self.cond_score_fns(),
@@ -246,6 +250,7 @@ class WSGM(ScoreModel):
             device=self.device,
             sde=self.sde,
             callback=callback,
+            coarse_sampler=coarse_sampler,
         )
 
     def _grids(self, grids: Tensor | Sequence[Tensor] | None) -> Tensor | Sequence[Tensor]:

@@ -61,7 +61,10 @@ class SamplingSpec:
     ``step_budget`` full-resolution evaluations per sample, spent where steps are cheap:
     :mod:`wsgm.sampling.allocation`); ``batch_size``: samples per batch, each batch b drawn
     from a generator seeded by ``derive_seed(seed, b)``; ``weights``: the EMA or the raw
-    weights of a model directory.
+    weights of a model directory; ``coarse_sampler`` / ``coarse_grid``: a WSGM's coarsest
+    network sampled with another sampler / grid than the detail networks (None: the same;
+    its step count is still the first of ``counts``; ``t_min`` moves the end of
+    ``coarse_grid`` too when that grid takes one; docs/design.md §7.11).
 
     The defaults are DPM-Solver++(2M) on the logsnr grid at N = 16: the most accurate at
     few steps with one network call per step (README, "Few-step sampling"). The paper's
@@ -79,6 +82,8 @@ class SamplingSpec:
     batch_size: int = 64
     seed: int = 0
     weights: str = "ema"
+    coarse_sampler: str | None = None
+    coarse_grid: str | None = None
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -134,6 +139,17 @@ class SamplingSpec:
             raise WSGMError(f"the seed must be a non-negative integer, got {self.seed!r}")
         if self.weights not in WEIGHTS:
             raise WSGMError(f"unknown weights {self.weights!r}; allowed: {', '.join(WEIGHTS)}")
+        if self.coarse_sampler is not None and self.coarse_sampler not in SAMPLERS:
+            raise WSGMError(
+                f"unknown coarse sampler {self.coarse_sampler!r}; allowed: {', '.join(SAMPLERS)}"
+            )
+        if self.coarse_grid is not None:
+            if self.coarse_grid not in GRIDS:
+                raise WSGMError(
+                    f"unknown coarse time grid {self.coarse_grid!r}; allowed: {', '.join(GRIDS)}"
+                )
+            if self.grid_rho is not None:
+                raise WSGMError("give either the power grid (--grid-rho) or a coarse grid")
 
     @property
     def grid_label(self) -> str:
@@ -141,25 +157,45 @@ class SamplingSpec:
         (rho 3)``."""
         if self.grid_rho is not None:
             return f"power (rho {self.grid_rho:g})"
-        return self.grid if self.t_min is None else f"{self.grid} (t_min {self.t_min:g})"
+        label = self.grid if self.t_min is None else f"{self.grid} (t_min {self.t_min:g})"
+        return label if self.coarse_grid is None else f"{label}, coarsest {self.coarse_grid}"
 
     def replace(self, **changes: Any) -> SamplingSpec:
         """A copy with ``changes`` (None values are ignored: "not given")."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def grid_of(self, steps: int, *, T: float, size: int | None = None) -> Tensor:
+    @property
+    def split(self) -> bool:
+        """Whether a WSGM's coarsest network has its own sampler or grid."""
+        return self.coarse_sampler is not None or self.coarse_grid is not None
+
+    def grid_of(
+        self, steps: int, *, T: float, size: int | None = None, coarse: bool = False
+    ) -> Tensor:
         """The time grid with ``steps`` steps on [0, T]; ``size`` (the side of the grid the
-        network works on) is needed by the resolution-shifted ``logsnr-shifted`` grid."""
+        network works on) is needed by the resolution-shifted ``logsnr-shifted`` grid;
+        ``coarse``: the grid of a WSGM's coarsest network (``coarse_grid`` if set)."""
         if self.grid_rho is not None:
             return power(steps, T=T, rho=self.grid_rho)
-        if self.grid in SIZED_GRIDS and size is None:
-            raise WSGMError(f"the {self.grid} time grid needs the image size")
+        name = self.coarse_grid if coarse and self.coarse_grid is not None else self.grid
+        if name in SIZED_GRIDS and size is None:
+            raise WSGMError(f"the {name} time grid needs the image size")
         if self.t_min is not None and not self.t_min < T:
             raise WSGMError(f"t_min must be below the horizon T = {T}, got {self.t_min}")
+        t_min = self.t_min if name in T_MIN_GRIDS else None
         try:
-            return make_grid(self.grid, steps, T=T, size=size, t_min=self.t_min)
+            return make_grid(name, steps, T=T, size=size, t_min=t_min)
         except ValueError as exc:
-            raise WSGMError(f"time grid {self.grid!r} (T = {T}, size {size}): {exc}") from exc
+            raise WSGMError(f"time grid {name!r} (T = {T}, size {size}): {exc}") from exc
+
+    def without_coarse(self) -> SamplingSpec:
+        """This spec for a model without a coarsest network (an SGM in a sweep beside a
+        WSGM): the coarse sampler and grid dropped."""
+        return dataclasses.replace(self, coarse_sampler=None, coarse_grid=None)
+
+    def samplers(self) -> dict[str, str]:
+        """The keyword arguments that give a model's ``sample`` the coarse sampler, if any."""
+        return {} if self.coarse_sampler is None else {"coarse_sampler": self.coarse_sampler}
 
     def grids(
         self, *, T: float, levels: int | None, size: int | None = None
@@ -167,22 +203,33 @@ class SamplingSpec:
         """The grid(s) of a model of side ``size``: one shared grid, or J + 1 (coarsest, scale
         1 .. J) from ``steps_per_scale`` or for a grid that depends on each scale's size.
         ``levels`` is a WSGM's J, None for an SGM."""
-        if (self.steps_per_scale or self.allocation != "equal") and levels is None:
-            what = "steps per scale are" if self.steps_per_scale else "step allocations are"
+        if (self.steps_per_scale or self.allocation != "equal" or self.split) and levels is None:
+            what = (
+                "steps per scale are"
+                if self.steps_per_scale
+                else "step allocations are"
+                if self.allocation != "equal"
+                else "a coarse sampler or grid is"
+            )
             raise WSGMError(f"{what} for WSGM models; this is an SGM")
         if self.steps_per_scale and levels is not None and len(self.steps_per_scale) != levels + 1:
             raise WSGMError(
                 f"steps per scale needs {levels + 1} positive counts (coarsest, then scales "
                 f"1..{levels}), got {','.join(map(str, self.steps_per_scale))}"
             )
-        sized = self.grid in SIZED_GRIDS and self.grid_rho is None
-        spread = self.steps_per_scale or self.allocation != "equal"
+        sized = self.grid_rho is None and (
+            self.grid in SIZED_GRIDS or self.coarse_grid in SIZED_GRIDS
+        )
+        spread = self.steps_per_scale or self.allocation != "equal" or self.coarse_grid
         if levels is None or not (spread or sized):
             return self.grid_of(self.steps, T=T, size=size)
         counts = self.counts(levels=levels, size=size)
         # index 0: the coarsest network, on size / 2^J; index j: the details of scale j
         sides = [None if size is None else size >> s for s in (levels, *range(1, levels + 1))]
-        return [self.grid_of(c, T=T, size=side) for c, side in zip(counts, sides, strict=True)]
+        return [
+            self.grid_of(c, T=T, size=side, coarse=i == 0)
+            for i, (c, side) in enumerate(zip(counts, sides, strict=True))
+        ]
 
     def counts(self, *, levels: int | None, size: int | None = None) -> tuple[int, ...]:
         """The step count of every network: (N,) for an SGM (``levels`` None); for a WSGM
