@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from dense_gaussian import dense_circulant_cov
 from wsgm import wavelets
 from wsgm.errors import WSGMError
 from wsgm.experiments.gaussian_twin import _error, _radial, data_spectrum, twin_noise
@@ -40,15 +41,6 @@ def _spectrum(size: int, seed: int = 0, zero: float = 0.4) -> np.ndarray:
     p = r * red
     p[0, 0] = zero
     return p
-
-
-def _dense_cov(spec: np.ndarray) -> torch.Tensor:
-    """The pixel covariance C = F* diag(P) F, row-major flattened."""
-    size = spec.shape[0]
-    c = np.fft.ifft2(spec).real
-    i = np.arange(size)
-    dy = (i[:, None] - i[None, :]) % size
-    return torch.tensor(c[dy[:, None, :, None], dy[None, :, None, :]].reshape(size**2, size**2))
 
 
 def _noised_mixture_logpdf(
@@ -96,7 +88,7 @@ def _assert_close(got: torch.Tensor, want: torch.Tensor, rtol: float = 1e-9) -> 
 def test_score_and_log_density_match_dense_autograd(t: float) -> None:
     size, mu = 8, 0.35
     spec = _spectrum(size)
-    cov = _dense_cov(spec)
+    cov = dense_circulant_cov(spec)
     ones = torch.ones(size * size, dtype=D)
     x = sample_mixture(spec, mu, 6, generator=torch.Generator().manual_seed(1))
     x[-1] -= x[-1].mean()  # a field between the modes: posterior weights near ½
@@ -136,7 +128,7 @@ def _component_law(spec: np.ndarray, mu: float, fn) -> tuple[torch.Tensor, torch
     """Mean (of the + component) and covariance of fn(x) for x ~ N(μ𝟙, C), fn linear."""
     size = spec.shape[0]
     m = _matrix(fn, size)
-    return m @ (mu * torch.ones(size * size, dtype=D)), m @ _dense_cov(spec) @ m.T
+    return m @ (mu * torch.ones(size * size, dtype=D)), m @ dense_circulant_cov(spec) @ m.T
 
 
 @pytest.mark.parametrize(("levels", "wavelet"), [(0, "db4"), (1, "haar"), (2, "db4")])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from dense_gaussian import dense_circulant_cov
 from wsgm import wavelets
 from wsgm.data.io import save_fields
 from wsgm.errors import WSGMError
@@ -112,10 +113,7 @@ def _dense_detail_twin(spec: np.ndarray, wavelet: str, j: int) -> tuple[torch.Te
     algebra): x̄ | x_j ~ N(G x_j, S)."""
     size = spec.shape[0]
     n = size * size
-    c = np.fft.ifft2(spec).real
-    i = np.arange(size)
-    dy = (i[:, None] - i[None, :]) % size
-    cov = torch.tensor(c[dy[:, None, :, None], dy[None, :, None, :]].reshape(n, n))
+    cov = dense_circulant_cov(spec)
     basis = torch.eye(n, dtype=torch.float64).reshape(n, 1, size, size)
     low, details = wavelets.wavedec(basis, wavelet, j)
     w_l, w_d = low.reshape(n, -1).T, details[0].reshape(n, -1).T
