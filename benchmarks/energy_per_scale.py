@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from wsgm import wavelets
 from wsgm.data.io import load_fields
+from wsgm.metrics.spectrum import scale_energies
 
 
 def energies(path: str, *, levels: int, wavelet: str) -> dict[str, float]:
     """Mean square per pixel of the field, its coarsest low-pass and each scale's details."""
-    x = torch.as_tensor(load_fields(path).fields).double()
-    pixels = x.shape[-1] * x.shape[-2]
-    low, details = wavelets.wavedec(x, wavelet, levels)  # details: coarsest scale first
-    out = {f"low-pass x_{levels}": float((low**2).sum((-2, -1)).mean()) / pixels}
-    for j, d in zip(range(levels, 0, -1), details, strict=True):
-        out[f"details, scale {j}"] = float((d**2).flatten(1).sum(1).mean()) / pixels
-    out["<phi^2>"] = float((x**2).mean())
+    e = scale_energies(load_fields(path).fields, wavelet=wavelet, levels=levels)
+    out = {f"low-pass x_{levels}": e["lowpass"]}
+    out.update({f"details, scale {j}": e[f"scale {j}"] for j in range(levels, 0, -1)})
+    out["<phi^2>"] = e["total"]
     return out
 
 

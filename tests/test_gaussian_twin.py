@@ -12,7 +12,7 @@ from wsgm.experiments.gaussian_twin import data_spectrum, twin_noise, twin_spect
 from wsgm.gaussian.spectra import power_spectrum
 from wsgm.gaussian.theory import em_moments
 from wsgm.grids import make_grid
-from wsgm.metrics.spectrum import radial_average
+from wsgm.metrics.spectrum import radial_average, scale_energies
 
 
 def _radial(spec: np.ndarray) -> np.ndarray:
@@ -84,18 +84,6 @@ def test_closed_form_twin_equals_the_sampled_twin(sampler: str, grid: str) -> No
             assert abs(e - s) < 2.5 * noise + 0.02 * e, (model, e, s, noise)
 
 
-def _energies_by_dwt(x: torch.Tensor, wavelet: str, levels: int) -> dict[str, float]:
-    """Mean energy per field of the low-pass and of each scale's details, by the real DWT."""
-    from wsgm import wavelets
-
-    low, details = wavelets.wavedec(x, wavelet, levels)
-    out = {"total": float((x**2).sum(dim=(1, 2, 3)).mean()),
-           "lowpass": float((low**2).sum(dim=(1, 2, 3)).mean())}  # fmt: skip
-    for j, d in zip(range(levels, 0, -1), details, strict=True):  # coarsest first
-        out[f"scale {j}"] = float((d**2).flatten(1).sum(dim=1).mean())
-    return out
-
-
 @pytest.mark.parametrize(
     ("sampler", "grid", "kw"),
     [("dpm2m", "logsnr", {"steps": 4, "t_min": 0.003}), ("euler", "quadratic", {"steps": 6}),
@@ -117,17 +105,19 @@ def test_scale_energies_match_the_real_sampler(sampler: str, grid: str, kw: dict
     ratios = twin_scale_energies(spec, s, levels=2, wavelet="db4")
     assert set(ratios) == {"total", "lowpass", "scale 1", "scale 2"}
     assert abs(ratios["total"] - 1) > 0.01  # a few steps: the sampler's bias is visible
-    true = _energies_by_dwt(torch.as_tensor(fields, dtype=torch.float64), "db4", 2)
+    true = scale_energies(fields, wavelet="db4", levels=2)
     x = sample_exact(exact_mixture(spec, 0.0, 2, wavelet="db4"), (8192, 1, 16, 16),
                      sampler=sampler, grid=s.grids(T=5.0, levels=2, size=16),
                      generator=torch.Generator().manual_seed(3), wavelet="db4",
                      coarse_sampler=s.coarse_sampler)  # fmt: skip
-    made = _energies_by_dwt(x, "db4", 2)
+    made = scale_energies(x.numpy(), wavelet="db4", levels=2)
     from wsgm.gaussian.cross_spectra import lowpass_spectrum
 
     # the twin's true energies: its spectrum's (the fields' own energies differ by sampling)
-    exact = {"total": float(spec.sum()), "lowpass": float(lowpass_spectrum(spec, "db4", 2).sum())}
-    exact["scale 2"] = float(lowpass_spectrum(spec, "db4", 1).sum()) - exact["lowpass"]
+    # (per pixel, as scale_energies gives them)
+    exact = {"total": float(spec.mean()),
+             "lowpass": float(lowpass_spectrum(spec, "db4", 2).sum()) / spec.size}  # fmt: skip
+    exact["scale 2"] = float(lowpass_spectrum(spec, "db4", 1).sum()) / spec.size - exact["lowpass"]
     exact["scale 1"] = exact["total"] - exact["lowpass"] - exact["scale 2"]
     assert exact["total"] == pytest.approx(true["total"], rel=0.01)
     for key, r in ratios.items():

@@ -11,12 +11,14 @@ two-point function, e.g. 1/(2 − 2β Σ_μ cos k_μ) for the φ⁴ action at λ
 from __future__ import annotations
 
 import numpy as np
+import torch
 
+from .. import wavelets
 from ..errors import WSGMError
 
 __all__ = [
     "power_spectrum_2d", "data_spectrum", "radial_power_spectrum", "radial_shells",
-    "radial_average",
+    "radial_average", "scale_energies",
 ]  # fmt: skip
 
 
@@ -84,3 +86,19 @@ def data_spectrum(fields: np.ndarray) -> np.ndarray:
     x = np.asarray(fields, dtype=np.float64)
     spec = power_spectrum_2d(x - x.mean())
     return np.maximum(spec, 1e-12 * spec.max())
+
+
+def scale_energies(fields: np.ndarray, *, wavelet: str, levels: int) -> dict[str, float]:
+    """Mean square per pixel of a batch (n, [C,] H, W) and of its orthonormal DWT's pieces:
+    ``{"total", "lowpass", "scale J", ..., "scale 1"}``, ``lowpass`` the coarsest low-pass
+    x_J and ``scale j`` the details of scale j. The transform is orthonormal, so the pieces
+    add up to ``total`` = ⟨φ²⟩ (Parseval per level): which scale of a WSGM carries an excess
+    ⟨φ²⟩ (docs/design.md §7.10)."""
+    x = torch.as_tensor(_as_batch(fields))[:, None]  # (n·C, 1, H, W) float64
+    pixels = x.shape[-1] * x.shape[-2]
+    low, details = wavelets.wavedec(x, wavelet, levels)  # details: coarsest scale first
+    out = {"total": float((x**2).mean()),
+           "lowpass": float((low**2).flatten(1).sum(1).mean()) / pixels}  # fmt: skip
+    for j, d in zip(range(levels, 0, -1), details, strict=True):
+        out[f"scale {j}"] = float((d**2).flatten(1).sum(1).mean()) / pixels
+    return out
